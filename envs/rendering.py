@@ -1,0 +1,34 @@
+"""Headless rendering setup and image post-processing shared by all simulators."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def configure_headless_rendering() -> str:
+    """Choose EGL unless the user set MUJOCO_GL; keep Mesa's shader cache in a writable place.
+
+    Must run before MuJoCo/robosuite create a GL context. Returns the backend.
+    """
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+    cache = Path(os.environ.get("H05_CACHE_DIR", Path.cwd() / ".cache")) / "mesa_shader_cache"
+    if "MESA_SHADER_CACHE_DIR" not in os.environ:
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            os.environ["MESA_SHADER_CACHE_DIR"] = str(cache)
+        except OSError:
+            pass
+    return os.environ["MUJOCO_GL"]
+
+
+def resize_upright(frame: np.ndarray, size: int, rotate_180: bool = False) -> np.ndarray:
+    """Rotate a bottom-up GL frame upright (180 degrees) and resize to ``size`` x ``size``."""
+    img = frame[::-1, ::-1] if rotate_180 else frame[::-1]
+    if img.shape[0] != size or img.shape[1] != size:
+        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(img, dtype=np.uint8)

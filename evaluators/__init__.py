@@ -1,0 +1,1 @@
+"""Evaluation harness: plan, executors, runner, store, launchers, CLI."""

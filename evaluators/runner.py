@@ -1,0 +1,158 @@
+"""Run planned episodes against a policy and append one record per episode.
+
+Episodes already in the store are skipped (resume). An exception inside an
+episode costs that episode only: it is recorded with ``status="error"`` and
+its reason, the env is rebuilt, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from importlib import metadata
+from typing import Any, Callable, Sequence
+
+from envs.benchmarks import TaskInfo, find_task, get_benchmark
+from envs.unified_space import embodiment
+from evaluators.executors import Executor, PolicyFault, make_executor
+from evaluators.plan import EpisodeSpec
+from evaluators.policy import EpisodeInfo, Policy
+from evaluators.progress import Progress
+from evaluators.store import EpisodeStore
+
+OUTCOME_FIELDS = ("episode_id", "spec", "status", "success", "steps", "reward", "truncated", "queries", "error_kind", "error")
+
+
+def package_versions(benchmark: str) -> dict[str, str]:
+    versions = {"python": platform.python_version(), "numpy": metadata.version("numpy")}
+    try:
+        versions["h05-bench"] = metadata.version("h05-bench")
+    except metadata.PackageNotFoundError:
+        versions["h05-bench"] = "unknown"
+    versions.update(get_benchmark(benchmark).versions())
+    if "torch" in sys.modules:
+        versions["torch"] = sys.modules["torch"].__version__
+    return versions
+
+
+class EnvCache:
+    """Keeps one env alive while consecutive episodes share a task."""
+
+    def __init__(self, render: bool) -> None:
+        self.render = render
+        self.key: tuple[str, str] | None = None
+        self.env = None
+
+    def get(self, spec: EpisodeSpec) -> tuple[Any, TaskInfo]:
+        bench = get_benchmark(spec.benchmark)
+        task = find_task(bench, spec.suite, spec.task)
+        key = (spec.benchmark, task.key)
+        if self.key != key or self.env is None:
+            self.close()
+            self.env = bench.make_env(task, render=self.render, max_steps=spec.max_steps)
+            self.key = key
+        return self.env, task
+
+    def close(self) -> None:
+        if self.env is not None:
+            try:
+                self.env.close()
+            finally:
+                self.env = None
+                self.key = None
+
+
+def run_episodes(
+    specs: Sequence[EpisodeSpec],
+    store: EpisodeStore,
+    policy: Policy,
+    executor: Executor | None = None,
+    render: bool | None = None,
+    progress: bool = True,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every spec not yet recorded; return the records written by this call."""
+    executor = executor or make_executor("sync")
+    render = policy.needs_images if render is None else render
+    done = store.done_ids()
+    todo = [s for s in specs if s.episode_id not in done]
+    written: list[dict[str, Any]] = []
+    versions_by_bench: dict[str, dict[str, str]] = {}
+    envs = EnvCache(render=render)
+    bar = Progress(total=len(specs), initial=len(specs) - len(todo), enabled=progress, label=policy.name)
+    try:
+        for spec in todo:
+            record = _run_one(spec, envs, policy, executor)
+            if spec.benchmark not in versions_by_bench:
+                versions_by_bench[spec.benchmark] = package_versions(spec.benchmark)
+            record["versions"] = versions_by_bench[spec.benchmark]
+            record["renderer"] = os.environ.get("MUJOCO_GL", "none") if render else "none"
+            store.append(record)
+            written.append(record)
+            bar.update(record)
+            if on_record is not None:
+                on_record(record)
+    finally:
+        envs.close()
+        bar.close()
+    return written
+
+
+def _run_one(spec: EpisodeSpec, envs: EnvCache, policy: Policy, executor: Executor) -> dict[str, Any]:
+    t_start = time.perf_counter()
+    record: dict[str, Any] = {
+        "episode_id": spec.episode_id,
+        "spec": spec.row(),
+        "status": "error",
+        "success": False,
+        "steps": 0,
+        "reward": 0.0,
+        "truncated": False,
+        "queries": 0,
+        "error_kind": None,
+        "error": None,
+    }
+    phase = "env"
+    try:
+        env, task = envs.get(spec)
+        t0 = time.perf_counter()
+        obs, info = env.reset(seed=spec.seed, options={"init_index": spec.init_index})
+        reset_s = time.perf_counter() - t0
+        phase = "policy"
+        policy.reset(
+            EpisodeInfo(
+                episode_id=spec.episode_id,
+                benchmark=spec.benchmark,
+                task=task.key,
+                instruction=task.instruction,
+                embodiment=task.embodiment,
+                seed=spec.seed,
+                action_mask=embodiment(task.embodiment).mask("action"),
+                noop_action=info["noop_action"],
+            )
+        )
+        phase = "env"
+        result = executor.run(env, policy, spec.episode_id, obs, spec.execute_steps)
+        record.update(
+            status="success" if result.success else "failure",
+            success=result.success,
+            steps=result.steps,
+            reward=result.reward,
+            truncated=result.truncated,
+            queries=result.queries,
+            executor_info=result.executor_info,
+            timing={"reset_s": reset_s, "inference_s": result.inference_s, "sim_s": result.sim_s},
+        )
+    except PolicyFault as exc:
+        record.update(error_kind="policy", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - one episode lost, never the run
+        record.update(error_kind=phase, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8))
+        envs.close()
+    record.setdefault("timing", {})["wall_s"] = time.perf_counter() - t_start
+    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    record["host"] = platform.node()
+    return record

@@ -1,0 +1,148 @@
+"""Append-only episode store: one JSON record per finished episode.
+
+Layout of a run folder::
+
+    runs/<name>/manifest.json          config, plan hash, episode count
+    runs/<name>/records/<writer>.jsonl one line per finished episode
+
+Each writer (a process, a shard, a Slurm array task) appends to its own file,
+so concurrent writers never interleave; readers merge all files and keep the
+first complete record of each episode id. A line cut off by a crash is
+ignored when reading and trimmed before the next append.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+MANIFEST = "manifest.json"
+RECORDS = "records"
+
+
+class StoreMismatchError(RuntimeError):
+    """The run folder holds a different plan than the one being run."""
+
+
+class EpisodeStore:
+    """Records of one run folder."""
+
+    def __init__(self, root: str | os.PathLike[str], writer: str | None = None) -> None:
+        self.root = Path(root)
+        self.records_dir = self.root / RECORDS
+        self.writer = writer or f"{socket.gethostname()}-{os.getpid()}"
+        self._fh = None
+
+    # -- manifest ----------------------------------------------------------
+    def read_manifest(self) -> dict[str, Any] | None:
+        path = self.root / MANIFEST
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def bind_plan(self, plan_hash: str, manifest: dict[str, Any]) -> None:
+        """Create the manifest, or check that the folder holds the same plan."""
+        existing = self.read_manifest()
+        if existing is not None:
+            if existing.get("plan_hash") != plan_hash:
+                raise StoreMismatchError(
+                    f"{self.root} holds a different plan (plan hash {existing.get('plan_hash')}, this "
+                    f"command's is {plan_hash}); use another name= or remove the folder"
+                )
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".{MANIFEST}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({**manifest, "plan_hash": plan_hash}, indent=2, sort_keys=True, default=str))
+        os.replace(tmp, self.root / MANIFEST)
+
+    # -- reading -------------------------------------------------------------
+    def _files(self) -> list[Path]:
+        return sorted(self.records_dir.glob("*.jsonl")) if self.records_dir.exists() else []
+
+    def iter_records(self) -> Iterator[dict[str, Any]]:
+        """All complete records, first per episode id, in file order."""
+        seen: set[str] = set()
+        for path in self._files():
+            with open(path, "rb") as fh:
+                for lineno, line in enumerate(fh, 1):
+                    if not line.endswith(b"\n"):
+                        warnings.warn(f"{path}:{lineno}: ignoring a record cut off mid-write")
+                        break
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError:
+                        warnings.warn(f"{path}:{lineno}: ignoring an unreadable record")
+                        continue
+                    eid = rec.get("episode_id")
+                    if eid and eid not in seen:
+                        seen.add(eid)
+                        yield rec
+
+    def records(self) -> list[dict[str, Any]]:
+        return list(self.iter_records())
+
+    def done_ids(self) -> set[str]:
+        return {r["episode_id"] for r in self.iter_records()}
+
+    def dataframe(self):
+        """Records as a pandas DataFrame with the plan row flattened into columns."""
+        import pandas as pd
+
+        rows = []
+        for r in self.iter_records():
+            flat = {k: v for k, v in r.items() if k != "spec"}
+            flat.update(r.get("spec", {}))
+            rows.append(flat)
+        return pd.DataFrame(rows)
+
+    # -- writing -------------------------------------------------------------
+    def _open(self):
+        if self._fh is None:
+            self.records_dir.mkdir(parents=True, exist_ok=True)
+            path = self.records_dir / f"{self.writer}.jsonl"
+            self._trim_partial_tail(path)
+            self._fh = open(path, "ab")
+        return self._fh
+
+    @staticmethod
+    def _trim_partial_tail(path: Path) -> None:
+        if not path.exists() or path.stat().st_size == 0:
+            return
+        with open(path, "rb+") as fh:
+            data = fh.read()
+            if data.endswith(b"\n"):
+                return
+            fh.truncate(data.rfind(b"\n") + 1)
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one record durably (flush + fsync) as a single line."""
+        if "episode_id" not in record:
+            raise ValueError("a record needs an episode_id")
+        line = (json.dumps(record, sort_keys=True, default=_json_default) + "\n").encode()
+        fh = self._open()
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> "EpisodeStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)

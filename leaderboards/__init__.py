@@ -1,0 +1,1 @@
+"""Statistics, tables, matrices and plots from episode stores."""
