@@ -8,6 +8,7 @@ real-time ring buffer) implement the same ``run`` signature.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -29,7 +30,13 @@ class EpisodeResult:
     queries: int = 0
     inference_s: float = 0.0
     sim_s: float = 0.0
+    final_state_sha: str | None = None
     executor_info: dict[str, Any] = field(default_factory=dict)
+
+
+def state_digest(obs: dict[str, Any]) -> str:
+    """A short hash of the unified state: a determinism witness stored with each record."""
+    return hashlib.sha256(np.ascontiguousarray(obs["state"], dtype=np.float32).tobytes()).hexdigest()[:16]
 
 
 class PolicyFault(RuntimeError):
@@ -86,6 +93,7 @@ class SyncChunkExecutor:
                         queries=queries,
                         inference_s=inference_s,
                         sim_s=sim_s,
+                        final_state_sha=state_digest(obs),
                     )
             sim_s += time.perf_counter() - t0
 

@@ -24,7 +24,10 @@ from evaluators.policy import EpisodeInfo, Policy
 from evaluators.progress import Progress
 from evaluators.store import EpisodeStore
 
-OUTCOME_FIELDS = ("episode_id", "spec", "status", "success", "steps", "reward", "truncated", "queries", "error_kind", "error")
+OUTCOME_FIELDS = (
+    "episode_id", "spec", "status", "success", "steps", "reward", "truncated", "queries",
+    "final_state_sha", "error_kind", "error",
+)
 
 
 def package_versions(benchmark: str) -> dict[str, str]:
@@ -144,6 +147,7 @@ def _run_one(spec: EpisodeSpec, envs: EnvCache, policy: Policy, executor: Execut
             reward=result.reward,
             truncated=result.truncated,
             queries=result.queries,
+            final_state_sha=result.final_state_sha,
             executor_info=result.executor_info,
             timing={"reset_s": reset_s, "inference_s": result.inference_s, "sim_s": result.sim_s},
         )
