@@ -12,7 +12,7 @@ export MUJOCO_GL ?= egl
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup eval test test-slow list clean-setup
+.PHONY: setup eval test test-slow list leaderboard clean-setup
 
 setup: $(VENV)/.setup-stamp
 
@@ -26,6 +26,11 @@ eval: setup
 
 list: setup
 	$(VENV)/bin/h05 list tasks
+
+# make leaderboard RUNS="runs/a runs/b" [ARGS="--out site"]
+RUNS ?= $(wildcard runs/*/manifest.json)
+leaderboard: setup
+	$(VENV)/bin/h05 leaderboard $(patsubst %/manifest.json,%,$(RUNS)) $(ARGS)
 
 test: setup
 	$(VENV)/bin/python -m pytest -q -m "not slow and not gpu" $(PYTEST_ARGS)

@@ -14,6 +14,7 @@ from typing import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("evaluators.cli:eval_main", "evaluate a policy: h05 eval [key=value ...] (hydra overrides)"),
     "list": ("evaluators.cli:list_main", "list benchmarks, suites, tasks or embodiments"),
+    "leaderboard": ("leaderboards.command:leaderboard_main", "tables, matrices and plots from runs: h05 leaderboard runs/<name> ..."),
 }
 
 # Errors a user can cause with bad input: printed as one line, exit code 2.
