@@ -3,7 +3,7 @@
 # NVIDIA driver's EGL where present). Idempotent; needs root only when
 # something is missing.
 set -euo pipefail
-pkgs=(libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0 libgl1)
+pkgs=(libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0 libgl1 chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
