@@ -1,0 +1,1 @@
+"""Network modules of Being-H0.5 (vision tower, MoT language model, action heads, MPG, MoF)."""

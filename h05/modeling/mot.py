@@ -1,0 +1,169 @@
+"""Mixture-of-Transformers language model on transformers' Qwen3 pieces (released key names).
+
+Each decoder layer holds two parameter sets: the understanding expert
+(Qwen3-1.7B-shaped at full size) for text and image tokens, and the action
+expert (``*_mot_gen``, Qwen3-0.6B-shaped, q/k/v projected to the LLM's head
+layout) for state, action and motion tokens. Both sets project their tokens
+to queries/keys/values of the same head layout; ONE attention runs over the
+whole packed sequence; each expert then applies its own output projection,
+norms and MLP to its own tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+from transformers import Qwen3Config
+from transformers.models.qwen3.modeling_qwen3 import (
+    Qwen3MLP,
+    Qwen3RMSNorm,
+    Qwen3RotaryEmbedding,
+    apply_rotary_pos_emb,
+)
+
+from h05.modeling.mof import RoutedExpertMLP, Routing
+
+KV = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class AttentionContext:
+    """Where the current tokens sit and what they may attend to.
+
+    ``und_idx``/``gen_idx``: positions (in the current token block) of the
+    understanding/action-expert tokens; ``cos``/``sin``: RoPE of the current
+    tokens [B, N, D]; ``mask``: bool [B, 1, N, P + N] over cached (P) and
+    current keys; ``past``: per-layer cached keys/values or None.
+    """
+
+    und_idx: torch.Tensor
+    gen_idx: torch.Tensor
+    cos: torch.Tensor
+    sin: torch.Tensor
+    mask: torch.Tensor
+    past: list[KV] | None = None
+    routing: Routing | None = None
+
+
+def qwen3_config(d: dict) -> Qwen3Config:
+    """Qwen3Config from a released ``llm_config``/``expert_config`` dict."""
+    keys = ("vocab_size", "max_position_embeddings", "hidden_size", "intermediate_size", "num_hidden_layers",
+            "num_attention_heads", "num_key_value_heads", "head_dim", "hidden_act", "rms_norm_eps",
+            "attention_bias", "attention_dropout", "initializer_range")
+    return Qwen3Config(**{k: d[k] for k in keys if k in d}, rope_theta=d.get("rope_theta", 1e6))
+
+
+class MoTAttention(nn.Module):
+    def __init__(self, und: Qwen3Config, gen: Qwen3Config) -> None:
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = und.num_attention_heads, und.num_key_value_heads, und.head_dim
+        q, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
+        self.q_proj = nn.Linear(und.hidden_size, q, bias=False)
+        self.k_proj = nn.Linear(und.hidden_size, kv, bias=False)
+        self.v_proj = nn.Linear(und.hidden_size, kv, bias=False)
+        self.o_proj = nn.Linear(q, und.hidden_size, bias=False)
+        self.q_norm = Qwen3RMSNorm(self.head_dim, eps=und.rms_norm_eps)
+        self.k_norm = Qwen3RMSNorm(self.head_dim, eps=und.rms_norm_eps)
+        self.q_proj_mot_gen = nn.Linear(gen.hidden_size, q, bias=False)
+        self.k_proj_mot_gen = nn.Linear(gen.hidden_size, kv, bias=False)
+        self.v_proj_mot_gen = nn.Linear(gen.hidden_size, kv, bias=False)
+        self.o_proj_mot_gen = nn.Linear(q, gen.hidden_size, bias=False)
+        self.q_norm_mot_gen = Qwen3RMSNorm(self.head_dim, eps=gen.rms_norm_eps)
+        self.k_norm_mot_gen = Qwen3RMSNorm(self.head_dim, eps=gen.rms_norm_eps)
+
+    def _qkv(self, x: torch.Tensor, gen: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        sfx = "_mot_gen" if gen else ""
+        b, n, _ = x.shape
+        q = getattr(self, "q_norm" + sfx)(getattr(self, "q_proj" + sfx)(x).view(b, n, self.heads, self.head_dim))
+        k = getattr(self, "k_norm" + sfx)(getattr(self, "k_proj" + sfx)(x).view(b, n, self.kv_heads, self.head_dim))
+        v = getattr(self, "v_proj" + sfx)(x).view(b, n, self.kv_heads, self.head_dim)
+        return q, k, v
+
+    def forward(self, x_und: torch.Tensor | None, x_gen: torch.Tensor, ctx: AttentionContext,
+                past: KV | None) -> tuple[torch.Tensor | None, torch.Tensor, KV]:
+        b = x_gen.shape[0]
+        n = ctx.cos.shape[1]
+        parts = [(ctx.gen_idx, self._qkv(x_gen, gen=True))]
+        if x_und is not None and x_und.shape[1]:
+            parts.insert(0, (ctx.und_idx, self._qkv(x_und, gen=False)))
+        packed = []
+        for j, heads in enumerate((self.heads, self.kv_heads, self.kv_heads)):
+            full = x_gen.new_zeros(b, n, heads, self.head_dim)
+            for idx, qkv in parts:
+                full = full.index_copy(1, idx, qkv[j])
+            packed.append(full.transpose(1, 2))  # [B, H, N, D]
+        q, k, v = packed
+        q, k = apply_rotary_pos_emb(q, k, ctx.cos, ctx.sin)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=ctx.mask, enable_gqa=True)
+        out = out.transpose(1, 2).reshape(b, n, self.heads * self.head_dim)
+        o_gen = self.o_proj_mot_gen(out.index_select(1, ctx.gen_idx))
+        o_und = self.o_proj(out.index_select(1, ctx.und_idx)) if len(parts) == 2 else None
+        return o_und, o_gen, (k, v)
+
+
+class MoTDecoderLayer(nn.Module):
+    """One MoT layer: per-expert norms/projections/MLP around one joint attention."""
+
+    def __init__(self, und: Qwen3Config, gen: Qwen3Config, routed_experts: int = 0) -> None:
+        super().__init__()
+        self.self_attn = MoTAttention(und, gen)
+        self.mlp = Qwen3MLP(und)
+        self.mlp_mot_gen = RoutedExpertMLP(gen, routed_experts) if routed_experts else Qwen3MLP(gen)
+        self.input_layernorm = Qwen3RMSNorm(und.hidden_size, eps=und.rms_norm_eps)
+        self.post_attention_layernorm = Qwen3RMSNorm(und.hidden_size, eps=und.rms_norm_eps)
+        self.input_layernorm_mot_gen = Qwen3RMSNorm(gen.hidden_size, eps=gen.rms_norm_eps)
+        self.post_attention_layernorm_mot_gen = Qwen3RMSNorm(gen.hidden_size, eps=gen.rms_norm_eps)
+        self.routed = bool(routed_experts)
+
+    def forward(self, h_und: torch.Tensor | None, h_gen: torch.Tensor, ctx: AttentionContext,
+                past: KV | None) -> tuple[torch.Tensor | None, torch.Tensor, KV]:
+        x_und = self.input_layernorm(h_und) if h_und is not None and h_und.shape[1] else None
+        a_und, a_gen, kv = self.self_attn(x_und, self.input_layernorm_mot_gen(h_gen), ctx, past)
+        h_gen = h_gen + a_gen
+        x = self.post_attention_layernorm_mot_gen(h_gen)
+        h_gen = h_gen + (self.mlp_mot_gen(x, ctx.routing) if self.routed else self.mlp_mot_gen(x))
+        if a_und is not None:
+            h_und = h_und + a_und
+            h_und = h_und + self.mlp(self.post_attention_layernorm(h_und))
+        return h_und, h_gen, kv
+
+
+class MoTModel(nn.Module):
+    """Embeddings, MoT layers and both experts' final norms (``language_model.model.*``)."""
+
+    def __init__(self, und: Qwen3Config, gen: Qwen3Config, routed_from: int | None, num_experts: int) -> None:
+        super().__init__()
+        self.embed_tokens = nn.Embedding(und.vocab_size, und.hidden_size)
+        self.layers = nn.ModuleList(
+            MoTDecoderLayer(und, gen, num_experts if routed_from is not None and i >= routed_from else 0)
+            for i in range(und.num_hidden_layers)
+        )
+        self.norm = Qwen3RMSNorm(und.hidden_size, eps=und.rms_norm_eps)
+        self.norm_mot_gen = Qwen3RMSNorm(gen.hidden_size, eps=gen.rms_norm_eps)
+        self.rotary_emb = Qwen3RotaryEmbedding(und)
+
+    def forward(self, h_und: torch.Tensor | None, h_gen: torch.Tensor, ctx: AttentionContext,
+                use_cache: bool = False) -> tuple[torch.Tensor | None, torch.Tensor, list[KV] | None]:
+        cache: list[KV] | None = [] if use_cache else None
+        for i, layer in enumerate(self.layers):
+            h_und, h_gen, kv = layer(h_und, h_gen, ctx, ctx.past[i] if ctx.past is not None else None)
+            if cache is not None:
+                cache.append(kv)
+        h_und = self.norm(h_und) if h_und is not None and h_und.shape[1] else None
+        return h_und, self.norm_mot_gen(h_gen), cache
+
+
+class MoTLanguageModel(nn.Module):
+    """``language_model``: the MoT stack plus the untied LM head of the understanding expert."""
+
+    def __init__(self, llm_config: dict, routed_from: int | None = None, num_experts: int = 0) -> None:
+        super().__init__()
+        self.und_config = qwen3_config(llm_config)
+        self.gen_config = qwen3_config(llm_config["expert_config"])
+        self.model = MoTModel(self.und_config, self.gen_config, routed_from, num_experts)
+        self.lm_head = nn.Linear(self.und_config.hidden_size, self.und_config.vocab_size, bias=False)
