@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from evaluators.config import ConfigError, compose, to_container
+from evaluators.env_pool import EnvWorkerSettings
 from evaluators.executors import make_executor
 from evaluators.plan import EpisodeSpec, build_plan, plan_hash, shard
 from evaluators.policies import make_policy
@@ -67,12 +68,17 @@ def run_eval(overrides: Sequence[str]) -> Path:
     run_dir = Path(cfg["runs_dir"]) / cfg["name"]
     store = EpisodeStore(run_dir, writer=f"shard-{cfg['shard']['index']:04d}")
     store.bind_plan(plan_hash(specs), {"config": cfg, "episodes": len(specs), "policy": policy.describe()})
+    if cfg["launcher"]["name"] != "inprocess":  # shards in other processes: evaluators/launchers.py
+        from evaluators.launchers import launch
+
+        return launch(cfg, overrides, specs, run_dir)
     mine = shard(specs, cfg["shard"]["index"], cfg["shard"]["count"])
     render = {"auto": None, True: True, False: False}.get(cfg["render"], cfg["render"])
     if render not in (None, True, False):
         raise ConfigError(f"render must be auto, true or false, got {cfg['render']!r}")
     with store:
-        run_episodes(mine, store, policy, make_executor(cfg["executor"]["name"]), render=render, progress=cfg["progress"])
+        run_episodes(mine, store, policy, make_executor(cfg["executor"]["name"]), render=render, progress=cfg["progress"],
+                     env_workers=EnvWorkerSettings.from_config(cfg.get("env_workers")))
     md = write_tables(run_dir, specs, store)
     print(md)
     print(f"records and tables in {run_dir}/", file=sys.stderr)

@@ -18,6 +18,8 @@ from typing import Any, Callable, Sequence
 
 from envs.benchmarks import TaskInfo, find_task, get_benchmark
 from envs.unified_space import embodiment
+from envs.worker_checks import CheckedEnv
+from evaluators.env_pool import EnvWorkerSettings, WorkerEnvCache
 from evaluators.executors import Executor, PolicyFault, make_executor
 from evaluators.plan import EpisodeSpec
 from evaluators.policy import EpisodeInfo, Policy
@@ -56,7 +58,7 @@ class EnvCache:
         key = (spec.benchmark, task.key)
         if self.key != key or self.env is None:
             self.close()
-            self.env = bench.make_env(task, render=self.render, max_steps=spec.max_steps)
+            self.env = CheckedEnv(bench.make_env(task, render=self.render, max_steps=spec.max_steps))
             self.key = key
         return self.env, task
 
@@ -77,15 +79,20 @@ def run_episodes(
     render: bool | None = None,
     progress: bool = True,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    env_workers: EnvWorkerSettings | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every spec not yet recorded; return the records written by this call."""
+    """Run every spec not yet recorded; return the records written by this call.
+
+    With ``env_workers`` enabled each env runs in an env worker process
+    (``evaluators.env_pool``): a crashed or hung simulator costs one episode.
+    """
     executor = executor or make_executor("sync")
     render = policy.needs_images if render is None else render
     done = store.done_ids()
     todo = [s for s in specs if s.episode_id not in done]
     written: list[dict[str, Any]] = []
     versions_by_bench: dict[str, dict[str, str]] = {}
-    envs = EnvCache(render=render)
+    envs = WorkerEnvCache(render, env_workers) if env_workers is not None and env_workers.enabled else EnvCache(render=render)
     bar = Progress(total=len(specs), initial=len(specs) - len(todo), enabled=progress, label=policy.name)
     try:
         for spec in todo:

@@ -1,0 +1,92 @@
+"""Env sources for the runner: envs hosted by env workers, rebuilt after any failure.
+
+``WorkerEnvCache`` has the interface of ``evaluators.runner.EnvCache`` (``get``
+and ``close``) but builds ``envs.worker_client.RemoteEnv``: each env lives in
+its own ``python -m envs.worker`` process, started with the benchmark family's
+interpreter. The runner closes the cache after an episode error, so the next
+episode always gets a fresh worker. ``EnvWorkerSettings.from_config`` reads
+the ``env_workers`` section of the eval config and rejects unknown keys and
+wrong types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+from envs.benchmarks import TaskInfo, find_task, get_benchmark
+from envs.worker_client import RemoteEnv, WorkerTimeouts
+from evaluators.plan import EpisodeSpec
+
+
+class EnvWorkerConfigError(ValueError):
+    """A bad ``env_workers`` config value (names the key and the value)."""
+
+
+@dataclass(frozen=True)
+class EnvWorkerSettings:
+    """Whether envs run in worker processes, their interpreters, deadlines and extra wrappers."""
+
+    enabled: bool = True
+    python: dict[str, str] = field(default_factory=dict)
+    timeouts: WorkerTimeouts = field(default_factory=WorkerTimeouts)
+    wrappers: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | bool | None) -> "EnvWorkerSettings":
+        if cfg is None or isinstance(cfg, bool):
+            return cls(enabled=bool(cfg) if cfg is not None else True)
+        if not isinstance(cfg, Mapping):
+            raise EnvWorkerConfigError(f"env_workers must be true, false or a map, got {cfg!r}")
+        known = {"enabled", "python", "make_s", "reset_s", "step_s", "episode_s", "wrappers"}
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise EnvWorkerConfigError(f"unknown env_workers keys {unknown}; known: {sorted(known)}")
+        enabled = cfg.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise EnvWorkerConfigError(f"env_workers.enabled must be true or false, got {enabled!r}")
+        python = dict(cfg.get("python") or {})
+        bad = {k: v for k, v in python.items() if not isinstance(v, str)}
+        if bad:
+            raise EnvWorkerConfigError(f"env_workers.python values must be interpreter paths, got {bad}")
+        defaults = WorkerTimeouts()
+        try:
+            timeouts = WorkerTimeouts(**{f.name: cfg.get(f.name, getattr(defaults, f.name)) for f in fields(WorkerTimeouts)})
+        except ValueError as exc:
+            raise EnvWorkerConfigError(f"env_workers: {exc}") from None
+        wrappers = []
+        for w in cfg.get("wrappers") or []:
+            if not isinstance(w, Mapping) or not isinstance(w.get("entry"), str) or ":" not in w["entry"]:
+                raise EnvWorkerConfigError(f"env_workers.wrappers entries must be {{entry: 'module:attr', kwargs: {{}}}}, got {w!r}")
+            wrappers.append({"entry": w["entry"], "kwargs": dict(w.get("kwargs") or {})})
+        return cls(enabled=enabled, python=python, timeouts=timeouts, wrappers=tuple(wrappers))
+
+
+class WorkerEnvCache:
+    """Keeps one worker-hosted env alive while consecutive episodes share a task."""
+
+    def __init__(self, render: bool, settings: EnvWorkerSettings | None = None) -> None:
+        self.render = render
+        self.settings = settings or EnvWorkerSettings()
+        self.key: tuple[str, str] | None = None
+        self.env: RemoteEnv | None = None
+
+    def get(self, spec: EpisodeSpec) -> tuple[RemoteEnv, TaskInfo]:
+        task = find_task(get_benchmark(spec.benchmark), spec.suite, spec.task)  # validates ids before any process starts
+        key = (spec.benchmark, task.key)
+        if self.key != key or self.env is None:
+            self.close()
+            self.env = RemoteEnv(
+                spec.benchmark, spec.suite, task.name, render=self.render, max_steps=spec.max_steps,
+                python_overrides=self.settings.python, timeouts=self.settings.timeouts, wrappers=self.settings.wrappers,
+            )
+            self.key = key
+        return self.env, task
+
+    def close(self) -> None:
+        if self.env is not None:
+            try:
+                self.env.close()
+            finally:
+                self.env = None
+                self.key = None
