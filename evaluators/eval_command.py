@@ -68,6 +68,10 @@ def run_eval(overrides: Sequence[str]) -> Path:
     run_dir = Path(cfg["runs_dir"]) / cfg["name"]
     store = EpisodeStore(run_dir, writer=f"shard-{cfg['shard']['index']:04d}")
     store.bind_plan(plan_hash(specs), {"config": cfg, "episodes": len(specs), "policy": policy.describe()})
+    if cfg["launcher"]["name"] != "inprocess":  # shards in other processes: evaluators/launchers.py
+        from evaluators.launchers import launch
+
+        return launch(cfg, overrides, specs, run_dir)
     mine = shard(specs, cfg["shard"]["index"], cfg["shard"]["count"])
     render = {"auto": None, True: True, False: False}.get(cfg["render"], cfg["render"])
     if render not in (None, True, False):
