@@ -55,6 +55,7 @@ class Benchmark(Protocol):
 # name -> "module:attribute" of a zero-argument factory
 BENCHMARK_FACTORIES: dict[str, str] = {
     "libero": "envs.libero.benchmark:LiberoBenchmark",
+    "twins": "envs.twins.benchmark:TwinsBenchmark",
 }
 
 _loaded: dict[str, Benchmark] = {}

@@ -215,3 +215,96 @@ register_embodiment(
         notes={"gripper": "raw LIBERO command, -1 open / +1 close, as the released LIBERO checkpoint expects"},
     )
 )
+
+
+# The five simulated twins (envs/twins; kinematics in sim_assets/twins/embodiments.yaml).
+# Actions: absolute EEF targets in the table frame (origin on the table top below
+# the robot base; x forward, z up) and axis-angle rotation in the world frame,
+# turned into joint targets by IK. Dexterous hands: 6 actuators normalised
+# 0 open .. 1 closed (thumb yaw, thumb pitch, index, middle, ring, pinky);
+# the SO-101 jaw uses the gripper slot (0 closed, 1 open). Head and waist in
+# radians. State adds arm joints for 7-DoF arms.
+_TWIN_HAND_NOTE = {"hand": "6 actuators normalised 0 open .. 1 closed", "eef": "absolute table-frame targets, IK"}
+register_embodiment(
+    EmbodimentMapping(
+        name="so101",
+        state={"right_eef_pos": "right_eef_pos", "right_eef_rot": "right_eef_rot", "right_gripper": "right_gripper"},
+        action={"right_eef_pos": "right_eef_pos", "right_eef_rot": "right_eef_rot", "right_gripper": "right_gripper"},
+        description="twin of LeRobot SO-101 (5-DoF arm + jaw), 30 Hz",
+        notes={"eef": _TWIN_HAND_NOTE["eef"], "gripper": "0 closed, 1 open"},
+    )
+)
+register_embodiment(
+    EmbodimentMapping(
+        name="fr3_inspire",
+        state={"right_eef_pos": "right_eef_pos", "right_eef_rot": "right_eef_rot", "right_hand": "right_hand",
+               "right_arm_joints": "right_arm_joints"},
+        action={"right_eef_pos": "right_eef_pos", "right_eef_rot": "right_eef_rot", "right_hand": "right_hand"},
+        description="twin of Franka FR3 + Inspire-style 6-actuated hand, 20 Hz",
+        notes=_TWIN_HAND_NOTE,
+    )
+)
+register_embodiment(
+    EmbodimentMapping(
+        name="d1",
+        state={"right_eef_pos": "right_eef_pos", "right_eef_rot": "right_eef_rot", "right_hand": "right_hand", "head": "head"},
+        action={"right_eef_pos": "right_eef_pos", "right_eef_rot": "right_eef_rot", "right_hand": "right_hand", "head": "head"},
+        description="twin of BeingBeyond D1 (6-DoF arm, pan/tilt head camera, 6-actuated hand), 15 Hz",
+        notes=_TWIN_HAND_NOTE,
+    )
+)
+register_embodiment(
+    EmbodimentMapping(
+        name="adam_u",
+        state={"right_eef_pos": "right_eef_pos", "right_eef_rot": "right_eef_rot", "left_eef_pos": "left_eef_pos",
+               "left_eef_rot": "left_eef_rot", "right_hand": "right_hand", "left_hand": "left_hand",
+               "right_arm_joints": "right_arm_joints", "left_arm_joints": "left_arm_joints", "head": "head", "waist": "waist"},
+        action={"right_eef_pos": "right_eef_pos", "right_eef_rot": "right_eef_rot", "left_eef_pos": "left_eef_pos",
+                "left_eef_rot": "left_eef_rot", "right_hand": "right_hand", "left_hand": "left_hand", "head": "head",
+                "waist": "waist"},
+        description="twin of PND Adam-U (waist 3, neck 2, two 7-DoF arms, two 6-actuated hands), 25 Hz",
+        notes=_TWIN_HAND_NOTE,
+    )
+)
+register_embodiment(
+    EmbodimentMapping(
+        name="g1",
+        state={"right_eef_pos": "right_eef_pos", "right_eef_rot": "right_eef_rot", "left_eef_pos": "left_eef_pos",
+               "left_eef_rot": "left_eef_rot", "right_hand": "right_hand", "left_hand": "left_hand",
+               "right_arm_joints": "right_arm_joints", "left_arm_joints": "left_arm_joints"},
+        action={"right_eef_pos": "right_eef_pos", "right_eef_rot": "right_eef_rot", "left_eef_pos": "left_eef_pos",
+                "left_eef_rot": "left_eef_rot", "right_hand": "right_hand", "left_hand": "left_hand"},
+        description="twin of Unitree G1 (pelvis welded, waist locked, two 7-DoF arms, two 6-DoF hands), 25 Hz",
+        notes=_TWIN_HAND_NOTE,
+    )
+)
+
+# RoboCasa's PandaOmron (mobile base), as in the released RoboCasa
+# configuration. The 12-D env action in unified order is eef position (3),
+# eef rotation (3), gripper (1), base motion (4: base x, y, yaw and torso
+# lift), control mode (1); envs.robocasa.actions permutes it to robosuite's
+# native order. Gripper and control mode keep robosuite's values (-1/+1).
+register_embodiment(
+    EmbodimentMapping(
+        name="robocasa_panda_omron",
+        state={
+            "eef_pos": "right_eef_pos",
+            "eef_rot": "right_eef_rot",
+            "gripper_qpos": "gripper_qpos",
+            "base_pos": "base_pos",
+            "base_rot": "base_rot",
+        },
+        action={
+            "eef_position": "right_eef_pos",
+            "eef_rotation": "right_eef_rot",
+            "gripper": "right_gripper",
+            "base_motion": "base_motion",
+            "control_mode": "control_mode",
+        },
+        description="Franka Panda on the Omron mobile base in RoboCasa (robosuite 1.5, HybridMobileBase)",
+        notes={
+            "gripper": "robosuite command, -1 open / +1 close",
+            "control_mode": "robosuite HybridMobileBase mode, > 0 drives the base",
+        },
+    )
+)

@@ -1,0 +1,237 @@
+"""One twin task on one embodiment as a gymnasium env with the LIBERO observation contract.
+
+``reset(seed, options={"init_index": i})`` builds scene ``i`` (object poses
+drawn from ``init_index``), puts the arms at their ready posture and returns
+the first observation; ``info["noop_action"]`` holds still there. ``step``
+takes a unified float32[200] action (absolute EEF targets in the table frame,
+hand/gripper, head, waist) and runs ``1 / control_hz`` seconds of physics.
+The episode terminates on success and truncates at ``max_steps``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+from envs.benchmarks import TaskInfo
+from envs.observation import check_action
+from envs.rendering import configure_headless_rendering
+from envs.twins.embodiments import EmbodimentSpec, load_embodiment
+from envs.twins.model_builder import build_mjcf
+from envs.twins.robot import R_DOWN, TwinRobot, mat_to_rotvec, rotvec_to_mat
+from envs.twins.tasks import SceneView, TwinTask, twin_task
+from envs.unified_space import UNIFIED_DIM, embodiment, slot_group
+
+IMAGE_SIZE = 224
+
+
+@lru_cache(maxsize=64)
+def scene_xml(task_name: str, embodiment_name: str) -> str:
+    spec = load_embodiment(embodiment_name)
+    return build_mjcf(spec, twin_task(task_name).objects(spec), name=f"{task_name}@{embodiment_name}")
+
+
+class TwinEnv(gym.Env):
+    """A twin task x embodiment pair; images 224x224 upright when ``render``."""
+
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(self, task: TaskInfo, render: bool = True, max_steps: int | None = None) -> None:
+        self.task = task
+        self.twin: TwinTask = twin_task(task.extra["twin_task"])
+        self.spec: EmbodimentSpec = load_embodiment(task.embodiment)
+        if not self.twin.feasible(self.spec):
+            raise ValueError(f"task {self.twin.name!r} needs two arms; {self.spec.name!r} has one")
+        self.mapping = embodiment(task.embodiment)
+        self.max_steps = int(max_steps if max_steps is not None else task.max_steps)
+        self.model = mujoco.MjModel.from_xml_string(scene_xml(self.twin.name, self.spec.name))
+        self.data = mujoco.MjData(self.model)
+        self.robot = TwinRobot(self.spec, self.model)
+        self.substeps = max(1, int(round(1.0 / (self.spec.control_hz * self.model.opt.timestep))))
+        self.render_images = bool(render)
+        self._renderer = None
+        if render:
+            configure_headless_rendering()
+            self._renderer = mujoco.Renderer(self.model, IMAGE_SIZE, IMAGE_SIZE)
+        self.cameras = tuple(self.spec.cameras)
+        self.objects = [o for o in self.twin.objects(self.spec)]
+        self._free = {o.name: self.model.joint(o.name).qposadr[0] for o in self.objects if o.free}
+        self._mocap = {o.name: self.model.body(o.name).mocapid[0] for o in self.objects if not o.free}
+        self._body = {o.name: self.model.body(o.name).id for o in self.objects}
+        hand_geoms = np.flatnonzero(self.model.geom_contype == 2)
+        self._hand_geoms = set(hand_geoms.tolist())
+        self.action_space = gym.spaces.Box(-np.inf, np.inf, (UNIFIED_DIM,), np.float32)
+        img = gym.spaces.Box(0, 255, (IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+        self.observation_space = gym.spaces.Dict(
+            {
+                "images": gym.spaces.Dict({c: img for c in self.cameras} if render else {}),
+                "state": gym.spaces.Box(-np.inf, np.inf, (UNIFIED_DIM,), np.float32),
+                "state_mask": gym.spaces.MultiBinary(UNIFIED_DIM),
+                "instruction": gym.spaces.Text(1000),
+                "embodiment": gym.spaces.Text(100),
+                "task": gym.spaces.Text(300),
+            }
+        )
+        self._state_mask = self.mapping.mask("state")
+        self._steps = 0
+        self._q_cmd: dict[str, np.ndarray] = {}
+        self._noop = np.zeros(UNIFIED_DIM, np.float32)
+        self.init_index = 0
+
+    # -- scene ---------------------------------------------------------------
+    def _set_scene(self, init_index: int) -> None:
+        mujoco.mj_resetData(self.model, self.data)
+        layout = self.twin.sample_layout(self.spec, init_index).positions
+        origin = self.robot.table_origin
+        for name, pos in layout.items():
+            world = np.asarray(pos, float) + origin
+            if name in self._free:
+                a = self._free[name]
+                self.data.qpos[a : a + 3] = world
+                self.data.qpos[a + 3 : a + 7] = (1, 0, 0, 0)
+            else:
+                self.data.mocap_pos[self._mocap[name]] = world
+        home = self.robot.home(self.data)
+        for side, h in self.robot.arms.items():
+            self.data.qpos[h.qpos] = home[side]
+            self.data.ctrl[h.act] = home[side]
+            self._q_cmd[side] = home[side].copy()
+            open_cmd = np.ones(1) if h.hand_kind == "jaw" else np.array([1.0, 0, 0, 0, 0, 0])
+            self.data.ctrl[h.hand_act] = self.robot.hand_targets(side, open_cmd)
+        if self.spec.head is not None:
+            self.data.qpos[self.robot.head_qpos] = np.deg2rad(self.spec.head.home_deg)
+            self.data.ctrl[self.robot.head_act] = np.deg2rad(self.spec.head.home_deg)
+        mujoco.mj_forward(self.model, self.data)
+
+    def scene_view(self) -> SceneView:
+        """Privileged object poses (table frame) and which objects a hand touches."""
+        pos, rot, held = {}, {}, {}
+        origin = self.robot.table_origin
+        touching: set[int] = set()
+        for c in self.data.contact[: self.data.ncon]:
+            g1, g2 = int(c.geom1), int(c.geom2)
+            if g1 in self._hand_geoms:
+                touching.add(int(self.model.geom_bodyid[g2]))
+            if g2 in self._hand_geoms:
+                touching.add(int(self.model.geom_bodyid[g1]))
+        for name, bid in self._body.items():
+            pos[name] = self.data.xpos[bid] - origin
+            rot[name] = self.data.xmat[bid].reshape(3, 3)
+            held[name] = bid in touching
+        return SceneView(self.spec, pos, rot, held)
+
+    # -- adapter ---------------------------------------------------------------
+    def native_state(self) -> dict[str, np.ndarray]:
+        feats: dict[str, np.ndarray] = {}
+        for side, h in self.robot.arms.items():
+            p, r = self.robot.eef_pose(self.data, side)
+            feats[f"{side}_eef_pos"] = p
+            feats[f"{side}_eef_rot"] = mat_to_rotvec(r)
+            feats[f"{side}_gripper" if h.hand_kind == "jaw" else f"{side}_hand"] = self.robot.hand_state(self.data, side)
+            feats[f"{side}_arm_joints"] = self.data.qpos[h.qpos]
+        feats["head"] = self.data.qpos[self.robot.head_qpos]
+        feats["waist"] = self.data.qpos[self.robot.waist_qpos]
+        return feats
+
+    def state_vector(self) -> np.ndarray:
+        feats = self.native_state()
+        return self.mapping.features_to_unified("state", {k: feats[k] for k in self.mapping.state})
+
+    def apply_action(self, action: np.ndarray) -> None:
+        """Unified action -> actuator targets (IK for the EEF slots)."""
+        for side, h in self.robot.arms.items():
+            pos = action[slot_group(f"{side}_eef_pos").slice]
+            rot = rotvec_to_mat(action[slot_group(f"{side}_eef_rot").slice])
+            q = self.robot.solve_ik(self.data, side, self._q_cmd[side], pos, rot)
+            self._q_cmd[side] = q
+            self.data.ctrl[h.act] = q
+            key = f"{side}_gripper" if h.hand_kind == "jaw" else f"{side}_hand"
+            self.data.ctrl[h.hand_act] = self.robot.hand_targets(side, action[slot_group(key).slice])
+        if len(self.robot.head_act):
+            self.data.ctrl[self.robot.head_act] = np.clip(action[slot_group("head").slice], *self.model.actuator_ctrlrange[self.robot.head_act].T)
+        if len(self.robot.waist_act):
+            self.data.ctrl[self.robot.waist_act] = np.clip(action[slot_group("waist").slice], *self.model.actuator_ctrlrange[self.robot.waist_act].T)
+
+    def hold_action(self) -> np.ndarray:
+        """The unified action that holds the robot where it is now (hands as commanded)."""
+        out = np.zeros(UNIFIED_DIM, np.float32)
+        for side, h in self.robot.arms.items():
+            p, r = self.robot.eef_pose(self.data, side)
+            out[slot_group(f"{side}_eef_pos").slice] = p
+            out[slot_group(f"{side}_eef_rot").slice] = mat_to_rotvec(r)
+            ctrl = self.data.ctrl[h.hand_act]
+            if h.hand_kind == "jaw":
+                out[slot_group(f"{side}_gripper").slice] = (ctrl - h.hand_closed) / (h.hand_open - h.hand_closed)
+            else:
+                out[slot_group(f"{side}_hand").slice] = (ctrl - h.hand_open) / (h.hand_closed - h.hand_open)
+        if len(self.robot.head_act):
+            out[slot_group("head").slice] = self.data.ctrl[self.robot.head_act]
+        if len(self.robot.waist_act):
+            out[slot_group("waist").slice] = self.data.ctrl[self.robot.waist_act]
+        return out
+
+    def _observation(self) -> dict[str, Any]:
+        images = {}
+        if self._renderer is not None:
+            for cam in self.cameras:
+                self._renderer.update_scene(self.data, camera=cam)
+                images[cam] = self._renderer.render().copy()
+        return {
+            "images": images,
+            "state": self.state_vector(),
+            "state_mask": self._state_mask.copy(),
+            "instruction": self.task.instruction,
+            "embodiment": self.task.embodiment,
+            "task": self.task.key,
+        }
+
+    # -- gymnasium API ------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        index = int((options or {}).get("init_index", 0))
+        if not 0 <= index < self.task.num_init_states:
+            raise ValueError(f"init_index {index} out of range: task {self.task.key!r} has {self.task.num_init_states} init states")
+        self.init_index = index
+        self._set_scene(index)
+        self._noop = self.hold_action()
+        for _ in range(5):  # settle objects onto the table with the hold action
+            self._physics(self._noop)
+        self._steps = 0
+        return self._observation(), {"init_index": index, "success": False, "noop_action": self._noop.copy()}
+
+    def _physics(self, action: np.ndarray) -> None:
+        self.apply_action(action)
+        mujoco.mj_step(self.model, self.data, nstep=self.substeps)
+
+    def step(self, action: np.ndarray):
+        action = check_action(action, UNIFIED_DIM)
+        self._physics(action)
+        self._steps += 1
+        if not np.all(np.isfinite(self.data.qpos)):
+            raise FloatingPointError(f"{self.task.key}: simulation diverged at step {self._steps}")
+        success = self.check_success()
+        truncated = (not success) and self._steps >= self.max_steps
+        return self._observation(), float(success), success, truncated, {"success": success, "steps": self._steps}
+
+    def check_success(self) -> bool:
+        """The task's success predicate on the current simulator state."""
+        return bool(self.twin.success(self.scene_view()))
+
+    def render(self):
+        if self._renderer is None:
+            return None
+        self._renderer.update_scene(self.data, camera="scene")
+        return self._renderer.render().copy()
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+
+def ready_rotation() -> np.ndarray:
+    return R_DOWN.copy()

@@ -1,0 +1,252 @@
+"""Scripted experts for every feasible twin pair, using privileged object poses.
+
+An expert is a list of stages; each stage turns the current scene into
+keyframes (per-arm EEF target and hand command, plus a dwell). The expert
+moves each commanded EEF target toward its keyframe at a bounded speed and
+advances once every arm's target is reached and the real EEF has followed
+(or a timeout passes). Output: unified float32[200] actions for ``TwinEnv``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from envs.twins.env import TwinEnv
+from envs.twins.robot import R_DOWN, mat_to_rotvec
+from envs.twins.tasks import SceneView
+from envs.unified_space import slot_group
+
+OPEN, CLOSED = "open", "closed"
+
+
+@dataclass
+class Keyframe:
+    targets: dict[str, tuple[np.ndarray, str]]  # side -> (table-frame position, OPEN/CLOSED)
+    dwell: int = 0  # extra control steps to wait once reached
+
+
+Stage = Callable[[SceneView], list[Keyframe]]
+
+
+def _pick_place(side: str, obj: str, place: Callable[[SceneView], np.ndarray], hover: float, release_lift: float = 0.0) -> Stage:
+    """Top-down pick of ``obj`` and release with its centre at ``place(view)``."""
+
+    def stage(v: SceneView) -> list[Keyframe]:
+        p = v.pos[obj].copy()
+        q = place(v)
+        up = np.array([0, 0, hover])
+        grip_dwell = 6
+        return [
+            Keyframe({side: (p + up, OPEN)}),
+            Keyframe({side: (p, OPEN)}, dwell=2),
+            Keyframe({side: (p, CLOSED)}, dwell=grip_dwell),
+            Keyframe({side: (p + up, CLOSED)}),
+            Keyframe({side: (q + up, CLOSED)}),
+            Keyframe({side: (q + np.array([0, 0, 0.003 + release_lift]), CLOSED)}, dwell=2),
+            Keyframe({side: (q + np.array([0, 0, 0.003 + release_lift]), OPEN)}, dwell=grip_dwell),
+            Keyframe({side: (q + up, OPEN)}),
+        ]
+
+    return stage
+
+
+def _on(target: str, dz_in_sizes: float = 0.0) -> Callable[[SceneView], np.ndarray]:
+    def fn(v: SceneView) -> np.ndarray:
+        p = v.pos[target].copy()
+        p[2] = v.s / 2 + dz_in_sizes * v.s
+        return p
+
+    return fn
+
+
+def _pad_slot(pad: str, dy_in_sizes: float) -> Callable[[SceneView], np.ndarray]:
+    def fn(v: SceneView) -> np.ndarray:
+        p = v.pos[pad].copy()
+        p[1] += dy_in_sizes * v.s
+        p[2] = v.s / 2
+        return p
+
+    return fn
+
+
+def _left_of(ref: str) -> Callable[[SceneView], np.ndarray]:
+    def fn(v: SceneView) -> np.ndarray:
+        p = v.pos[ref].copy()
+        p[1] += 2.4 * v.s
+        p[2] = v.s / 2
+        return p
+
+    return fn
+
+
+def _handover(v: SceneView) -> list[Keyframe]:
+    s, hover = v.s, v.spec.carry_height
+    bar, pad = v.pos["bar"].copy(), v.pos["green_pad"].copy()
+    grip = 1.3 * s
+    r0 = bar + np.array([0, -grip, 0])
+    mid = np.array([bar[0], 0.0, hover + s / 2])
+    r_mid, l_mid = mid + np.array([0, -grip, 0]), mid + np.array([0, grip, 0])
+    above = np.array([0, 0, 0.6 * hover])
+    drop = np.array([pad[0], pad[1] + grip, s / 2 + 0.003])
+    r_ready = np.array([bar[0], v.spec.workspace_center[1], hover + s])
+    return [
+        Keyframe({"right": (r0 + [0, 0, hover], OPEN)}),
+        Keyframe({"right": (r0, OPEN)}, dwell=2),
+        Keyframe({"right": (r0, CLOSED)}, dwell=6),
+        Keyframe({"right": (r0 + [0, 0, hover], CLOSED)}),
+        Keyframe({"right": (r_mid, CLOSED), "left": (l_mid + above, OPEN)}),
+        Keyframe({"left": (l_mid, OPEN)}, dwell=2),
+        Keyframe({"left": (l_mid, CLOSED)}, dwell=6),
+        Keyframe({"right": (r_mid, OPEN)}, dwell=6),
+        Keyframe({"right": (r_mid + above, OPEN)}),
+        Keyframe({"right": (r_ready, OPEN), "left": (drop + [0, 0, hover], CLOSED)}),
+        Keyframe({"left": (drop, CLOSED)}, dwell=2),
+        Keyframe({"left": (drop, OPEN)}, dwell=6),
+        Keyframe({"left": (drop + [0, 0, hover], OPEN)}),
+    ]
+
+
+def _lift_tray(v: SceneView) -> list[Keyframe]:
+    s, hover = v.s, v.spec.carry_height
+    tray = v.pos["tray"]
+    rot = v.rot["tray"]
+    handles = {}
+    for side, sign in (("right", -1.0), ("left", 1.0)):
+        local = np.array([0.0, sign * (abs(v.spec.workspace_center[1]) + 0.4 * s), s / 2 + 0.006])
+        handles[side] = tray + rot @ local
+    up = np.array([0, 0, hover])
+    lift = np.array([0, 0, 0.12])
+    return [
+        Keyframe({k: (h + up, OPEN) for k, h in handles.items()}),
+        Keyframe({k: (h, OPEN) for k, h in handles.items()}, dwell=2),
+        Keyframe({k: (h, CLOSED) for k, h in handles.items()}, dwell=6),
+        Keyframe({k: (h + lift, CLOSED) for k, h in handles.items()}, dwell=20),
+    ]
+
+
+def expert_stages(task: str, hover: float) -> list[Stage]:
+    """The stages of the scripted expert for ``task`` (single-arm tasks use the right arm)."""
+    r = "right"
+    table: dict[str, list[Stage]] = {
+        "place_on_pad": [_pick_place(r, "red_cube", _on("green_pad"), hover)],
+        "stack_blocks": [_pick_place(r, "red_cube", _on("blue_cube", 1.0), hover, release_lift=0.002)],
+        "place_left_of": [_pick_place(r, "red_cube", _left_of("blue_cube"), hover)],
+        "sort_cubes": [
+            _pick_place(r, "red_cube", _on("red_pad"), hover),
+            _pick_place(r, "blue_cube", _on("blue_pad"), hover),
+        ],
+        "stack_three": [
+            _pick_place(r, "blue_cube", _on("green_cube", 1.0), hover, release_lift=0.002),
+            _pick_place(r, "red_cube", _on("blue_cube", 1.0), hover, release_lift=0.002),
+        ],
+        "clear_table": [
+            _pick_place(r, "red_cube", _pad_slot("yellow_pad", -1.5), hover),
+            _pick_place(r, "blue_cube", _pad_slot("yellow_pad", 0.0), hover),
+            _pick_place(r, "green_cube", _pad_slot("yellow_pad", 1.5), hover),
+        ],
+        "handover": [_handover],
+        "lift_tray": [_lift_tray],
+        "novel_colour": [_pick_place(r, "purple_cube", _on("green_pad"), hover)],
+        "novel_shape": [_pick_place(r, "cylinder", _on("green_pad"), hover)],
+    }
+    if task not in table:
+        raise KeyError(f"no scripted expert for twin task {task!r}; known: {', '.join(table)}")
+    return table[task]
+
+
+@dataclass
+class ScriptedExpert:
+    """Privileged-state expert bound to one ``TwinEnv`` episode; call ``reset`` after ``env.reset``."""
+
+    env: TwinEnv
+    speed_scale: float = 2.5  # EEF speed = speed_scale * carry_height per second
+    timeout_s: float = 1.5
+    _stages: list[Stage] = field(default_factory=list)
+    _frames: list[Keyframe] = field(default_factory=list)
+    _cmd: dict[str, np.ndarray] = field(default_factory=dict)
+    _grip: dict[str, str] = field(default_factory=dict)
+    _wait: int = 0
+    _stuck: int = 0
+
+    def reset(self) -> None:
+        spec = self.env.spec
+        self._stages = expert_stages(self.env.twin.name, spec.carry_height)
+        self._frames = []
+        self._cmd = {side: self.env.robot.eef_pose(self.env.data, side)[0].copy() for side in spec.arms}
+        self._grip = {side: OPEN for side in spec.arms}
+        self._wait = 0
+        self._stuck = 0
+
+    @property
+    def done(self) -> bool:
+        return not self._stages and not self._frames
+
+    def _next_frame(self) -> Keyframe | None:
+        while not self._frames and self._stages:
+            self._frames = list(self._stages.pop(0)(self.env.scene_view()))
+        return self._frames[0] if self._frames else None
+
+    def act(self) -> np.ndarray:
+        env, spec = self.env, self.env.spec
+        step_len = self.speed_scale * spec.carry_height / spec.control_hz
+        frame = self._next_frame()
+        if frame is not None:
+            reached = True
+            for side, (pos, grip) in frame.targets.items():
+                self._grip[side] = grip
+                delta = pos - self._cmd[side]
+                dist = np.linalg.norm(delta)
+                self._cmd[side] = pos.copy() if dist <= step_len else self._cmd[side] + delta * (step_len / dist)
+                actual = env.robot.eef_pose(env.data, side)[0]
+                if dist > step_len or np.linalg.norm(actual - pos) > 0.15 * spec.object_size:
+                    reached = False
+            if reached:
+                if self._wait >= frame.dwell:
+                    self._frames.pop(0)
+                    self._wait = 0
+                    self._stuck = 0
+                else:
+                    self._wait += 1
+            else:
+                self._stuck += 1
+                if self._stuck > self.timeout_s * spec.control_hz and all(
+                    np.allclose(self._cmd[s], p) for s, (p, _) in frame.targets.items()
+                ):
+                    self._frames.pop(0)  # the arm cannot get closer: go on
+                    self._stuck = 0
+                    self._wait = 0
+        return self._action()
+
+    def _action(self) -> np.ndarray:
+        env = self.env
+        out = env.hold_action()
+        rv = mat_to_rotvec(R_DOWN)
+        for side, h in env.robot.arms.items():
+            out[slot_group(f"{side}_eef_pos").slice] = self._cmd[side]
+            out[slot_group(f"{side}_eef_rot").slice] = rv
+            closed = self._grip[side] == CLOSED
+            if h.hand_kind == "jaw":
+                out[slot_group(f"{side}_gripper").slice] = 0.0 if closed else 1.0
+            else:
+                out[slot_group(f"{side}_hand").slice] = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0] if closed else [1.0, 0, 0, 0, 0, 0]
+        return out
+
+
+def run_expert_episode(env: TwinEnv, init_index: int, seed: int = 0, on_step=None) -> dict:
+    """Run the expert for one episode; return success, steps and the final state digest."""
+    obs, info = env.reset(seed=seed, options={"init_index": init_index})
+    expert = ScriptedExpert(env)
+    expert.reset()
+    steps, success, truncated = 0, False, False
+    while True:
+        action = expert.act()
+        if on_step is not None:
+            on_step(obs, action)  # the observation and the action taken from it
+        obs, _, success, truncated, info = env.step(action)
+        steps += 1
+        if success or truncated:
+            break
+    return {"success": bool(success), "steps": steps, "state": obs["state"]}
