@@ -52,6 +52,7 @@ def curves_png(path: Path, title: str, xlabel: str, curves: Sequence[Curve]) -> 
         hi = np.array([100 * x.interval[1] for x in c.cells])
         (line,) = ax.plot(xs, rate, marker="o", label=c.label)
         ax.fill_between(xs, lo, hi, alpha=0.2, color=line.get_color())
+    ax.set_xticks(sorted({x for c in curves for x in c.xs}))
     ax.set_ylim(0, 100)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("success % (95% Wilson band)")
