@@ -12,6 +12,7 @@ from evaluators.policy import Policy
 POLICY_FACTORIES: dict[str, str] = {
     "random": "evaluators.baselines:RandomPolicy",
     "noop": "evaluators.baselines:NoOpPolicy",
+    "remote": "evaluators.serving.client:RemotePolicy",
 }
 
 

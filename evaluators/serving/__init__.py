@@ -1,0 +1,1 @@
+"""Remote policies: a websocket + msgpack policy server and the client policy ``remote``."""
