@@ -23,6 +23,7 @@ def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, directions: torch.Tenso
     Projections on ``directions`` [F, P] (unit columns) are sorted and compared
     at N matched quantiles; ``x_mask`` [B, N] drops padded points of ``x``.
     """
+    directions = directions.float()
     px = (x.float() @ directions)  # [B, N, P]
     py = (y.float() @ directions)  # [B, M, P]
     out = []

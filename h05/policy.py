@@ -1,0 +1,155 @@
+"""``H05Policy``: a Being-H0.5 checkpoint behind the evaluator's policy protocol."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from envs.unified_space import UNIFIED_DIM
+from evaluators.policy import EpisodeInfo, PolicyInput
+from h05.checkpoint import load_checkpoint
+from h05.modeling.being_h05 import Observation
+from h05.modeling.vision import IMAGE_MEAN, IMAGE_STD
+from h05.normalization import DatasetMetadata, MetadataError, SideStats
+from h05.tokens import PromptBuilder, load_tokenizer
+
+
+class PolicyInputError(ValueError):
+    """A query the policy cannot answer (unknown episode, camera mismatch, prefix too long)."""
+
+
+def preprocess_images(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
+    """HxWx3 uint8 frames -> [C, 3, size, size] float, resized (bilinear, antialiased) and normalised."""
+    out = []
+    for img in images:
+        arr = np.asarray(img)
+        if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+            raise PolicyInputError(f"image must be HxWx3 uint8, got {arr.dtype}{list(arr.shape)}")
+        x = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None].float() / 255.0
+        if x.shape[-2:] != (size, size):
+            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out.append(x[0])
+    x = torch.stack(out)
+    mean = torch.tensor(IMAGE_MEAN)[None, :, None, None]
+    std = torch.tensor(IMAGE_STD)[None, :, None, None]
+    return (x.clamp(0, 1) - mean) / std
+
+
+def _hash_files(paths: Sequence[Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(p.name.encode())
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+class H05Policy:
+    """Batched Being-H0.5 inference to unified ``[B, H, 200]`` chunks (UAC prefixes honoured)."""
+
+    needs_images = True
+
+    def __init__(self, checkpoint: str, dataset: str | None = None, device: str = "cpu",
+                 dtype: str = "bfloat16", num_inference_timesteps: int | None = None,
+                 cameras: Sequence[str] | None = None, use_cache: bool = True, seed: int = 0,
+                 chunk_length: int | None = None) -> None:
+        self.name = "h05"
+        self.checkpoint = Path(checkpoint)
+        self.model, self.config, metadata = load_checkpoint(self.checkpoint, dtype=dtype, device=device)
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.chunk_length = self.config.action_chunk_length
+        if chunk_length is not None and int(chunk_length) != self.chunk_length:
+            raise ValueError(f"chunk_length={chunk_length} but checkpoint {self.checkpoint} predicts "
+                             f"{self.chunk_length}-step chunks")
+        self.steps = int(num_inference_timesteps or self.config.num_inference_timesteps)
+        self.cameras = list(cameras) if cameras else None
+        self.use_cache = use_cache
+        self.seed = int(seed)
+        if dataset is None and len(metadata) > 1:
+            raise MetadataError(f"checkpoint has statistics of several datasets {sorted(metadata)}; pass dataset=")
+        if dataset is not None and dataset not in metadata:
+            raise MetadataError(f"checkpoint has no {dataset}_metadata.json; datasets: {sorted(metadata)}")
+        self.dataset = dataset or (next(iter(metadata)) if metadata else None)
+        self.metadata: DatasetMetadata | None = metadata.get(self.dataset) if self.dataset else None
+        tok_dir = self.checkpoint if (self.checkpoint / "tokenizer.json").is_file() else None
+        self.prompts = PromptBuilder(load_tokenizer(tok_dir), self.config.image_tokens_per_camera, self.chunk_length)
+        self._episodes: dict[str, EpisodeInfo] = {}
+        self._hash = _hash_files(list(self.checkpoint.glob("*.safetensors")) + [self.checkpoint / "config.json"])
+
+    def _stats(self, embodiment: str, side: str) -> SideStats:
+        return self.metadata.side(embodiment, side) if self.metadata else SideStats()
+
+    def reset(self, episode: EpisodeInfo) -> None:
+        if self.metadata is not None:
+            self._stats(episode.embodiment, "action")  # fail now, naming the embodiment
+        self._episodes[episode.episode_id] = episode
+
+    def _cameras(self, obs: dict) -> list[str]:
+        names = self.cameras or list(obs["images"])
+        missing = [c for c in names if c not in obs["images"]]
+        if missing:
+            raise PolicyInputError(f"observation lacks cameras {missing}; has {list(obs['images'])}")
+        return names
+
+    @torch.no_grad()
+    def infer(self, batch: Sequence[PolicyInput]) -> np.ndarray:
+        if not batch:
+            return np.zeros((0, self.chunk_length, UNIFIED_DIM), dtype=np.float32)
+        episodes = []
+        for row in batch:
+            if row.episode_id not in self._episodes:
+                raise PolicyInputError(f"episode {row.episode_id!r} was not reset before infer")
+            episodes.append(self._episodes[row.episode_id])
+        cams = [self._cameras(row.observation) for row in batch]
+        if len({len(c) for c in cams}) != 1:
+            raise PolicyInputError(f"rows have different camera counts: {[len(c) for c in cams]}")
+        size = self.config.force_image_size
+        pixels = torch.stack([preprocess_images([r.observation["images"][c] for c in cs], size)
+                              for r, cs in zip(batch, cams)])
+        states = np.stack([
+            self._stats(ep.embodiment, "state").normalize(np.asarray(r.observation["state"], np.float32))
+            * np.asarray(r.observation["state_mask"], bool)
+            for r, ep in zip(batch, episodes)])
+        prompt = self.prompts.build([ep.instruction for ep in episodes], len(cams[0])).to(self.device)
+        model_dtype = self.model.language_model.model.embed_tokens.weight.dtype
+        obs = Observation(prompt, pixels.to(self.device, model_dtype), torch.from_numpy(states).to(self.device))
+        noise = torch.stack([
+            torch.randn(self.chunk_length, UNIFIED_DIM,
+                        generator=torch.Generator().manual_seed(hash((self.seed, ep.seed, r.step)) & (2**63 - 1)))
+            for r, ep in zip(batch, episodes)])
+        prefix, delays = self._prefixes(batch, episodes)
+        chunks = self.model.sample(obs, noise=noise.to(self.device), steps=self.steps, prefix=prefix,
+                                   delays=delays, use_cache=self.use_cache).cpu().numpy()
+        out = np.zeros_like(chunks)
+        for i, (r, ep) in enumerate(zip(batch, episodes)):
+            out[i] = self._stats(ep.embodiment, "action").denormalize(chunks[i]) * np.asarray(ep.action_mask, bool)
+            if r.prefix is not None and len(r.prefix):
+                out[i, : len(r.prefix)] = np.asarray(r.prefix, np.float32)  # committed actions, verbatim
+        return out.astype(np.float32)
+
+    def _prefixes(self, batch: Sequence[PolicyInput], episodes: Sequence[EpisodeInfo]
+                  ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        if all(r.prefix is None or len(r.prefix) == 0 for r in batch):
+            return None, None
+        prefix = np.zeros((len(batch), self.chunk_length, UNIFIED_DIM), np.float32)
+        delays = []
+        for i, (r, ep) in enumerate(zip(batch, episodes)):
+            p = np.zeros((0, UNIFIED_DIM), np.float32) if r.prefix is None else np.asarray(r.prefix, np.float32)
+            if p.ndim != 2 or p.shape[1] != UNIFIED_DIM or len(p) >= self.chunk_length:
+                raise PolicyInputError(f"episode {r.episode_id!r}: prefix has shape {p.shape}; expected "
+                                       f"[d, {UNIFIED_DIM}] with d < {self.chunk_length}")
+            prefix[i, : len(p)] = self._stats(ep.embodiment, "action").normalize(p) if len(p) else p
+            delays.append(len(p))
+        return torch.from_numpy(prefix).to(self.device), torch.tensor(delays, device=self.device)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "checkpoint": str(self.checkpoint), "weights_sha256": self._hash,
+                "dataset": self.dataset, "dtype": self.dtype, "chunk_length": self.chunk_length,
+                "num_inference_timesteps": self.steps, "use_cache": self.use_cache, "seed": self.seed}
