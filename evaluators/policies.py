@@ -13,6 +13,7 @@ POLICY_FACTORIES: dict[str, str] = {
     "random": "evaluators.baselines:RandomPolicy",
     "noop": "evaluators.baselines:NoOpPolicy",
     "remote": "evaluators.serving.client:RemotePolicy",
+    "h05": "h05.policy:H05Policy",
 }
 
 
