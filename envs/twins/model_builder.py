@@ -47,6 +47,16 @@ def _lookat_xyaxes(pos: np.ndarray, target: np.ndarray) -> str:
     return _f(np.concatenate([x, y]))
 
 
+def _extrinsic_xyz_quat(deg: Sequence[float]) -> np.ndarray:
+    """Quaternion of rotations about the parent's x, then y, then z axes (degrees)."""
+    out = np.array([1.0, 0.0, 0.0, 0.0])
+    for axis, angle in zip(np.eye(3), np.deg2rad(deg)):
+        q = np.concatenate([[np.cos(angle / 2)], np.sin(angle / 2) * axis])
+        w1, v1, w2, v2 = q[0], q[1:], out[0], out[1:]
+        out = np.concatenate([[w1 * w2 - v1 @ v2], w1 * v2 + w2 * v1 + np.cross(v1, v2)])
+    return out
+
+
 def _hand_xml(prefix: str, hand: HandSpec) -> tuple[str, list[str], list[str]]:
     """Body XML of a hand (hand z from palm to fingertips), its actuators and couplings."""
     p = hand.params
@@ -161,8 +171,8 @@ def build_mjcf(spec: EmbodimentSpec, objects: Sequence[ObjectSpec], name: str = 
     def arm_xml(side: str) -> str:
         arm = spec.arms[side]
         hand_body, hand_acts, hand_eqs = _hand_xml(f"{side}_", spec.hands[arm.hand])
-        euler = _f(arm.hand_euler_deg)
-        hand = f'<body name="{side}_hand" pos="{_f(arm.tool)}" euler="{euler}" gravcomp="1">{hand_body}</body>'
+        quat = _f(_extrinsic_xyz_quat(arm.hand_euler_deg))
+        hand = f'<body name="{side}_hand" pos="{_f(arm.tool)}" quat="{quat}" gravcomp="1">{hand_body}</body>'
         opened, closing, chain_acts = _chain_xml("", arm, hand, arm.radius, tool=True)
         acts.extend(chain_acts)
         acts.extend(hand_acts)

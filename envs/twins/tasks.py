@@ -69,9 +69,9 @@ class SceneView:
         return self.spec.object_size
 
     def resting(self, name: str, z: float | None = None) -> bool:
-        """On its support (``z`` = expected centre height), upright, not held."""
+        """On its support (``z`` = expected centre height), flat on a face, not held."""
         z = self.s / 2 if z is None else z
-        upright = self.rot[name][2, 2] > 0.95
+        upright = np.abs(self.rot[name][2]).max() > 0.95  # some body axis vertical
         return abs(self.pos[name][2] - z) < 0.012 and upright and not self.held[name]
 
     def on_pad(self, name: str, pad: str, half: tuple[float, float]) -> bool:
