@@ -26,6 +26,7 @@ USER_ERRORS = (
     "evaluators.config:ConfigError",
     "evaluators.policies:PolicyConfigError",
     "evaluators.store:StoreMismatchError",
+    "evaluators.store:StoreWriteError",
     "evaluators.serving.server:ServingConfigError",
     "evaluators.serving.client:RemotePolicyError",
 )

@@ -28,6 +28,10 @@ class StoreMismatchError(RuntimeError):
     """The run folder holds a different plan than the one being run."""
 
 
+class StoreWriteError(OSError):
+    """A record could not be written (e.g. a full disk); the partial line was removed."""
+
+
 class EpisodeStore:
     """Records of one run folder."""
 
@@ -103,7 +107,7 @@ class EpisodeStore:
             self.records_dir.mkdir(parents=True, exist_ok=True)
             path = self.records_dir / f"{self.writer}.jsonl"
             self._trim_partial_tail(path)
-            self._fh = open(path, "ab")
+            self._fh = open(path, "ab", buffering=0)  # unbuffered: a failed write leaves nothing pending
         return self._fh
 
     @staticmethod
@@ -122,9 +126,22 @@ class EpisodeStore:
             raise ValueError("a record needs an episode_id")
         line = (json.dumps(record, sort_keys=True, default=_json_default) + "\n").encode()
         fh = self._open()
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
+        start = fh.seek(0, os.SEEK_END)
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[fh.write(view):]
+            os.fsync(fh.fileno())
+        except OSError as exc:
+            episode_id = record["episode_id"]
+            try:  # never leave half a record behind for the next append to glue onto
+                os.ftruncate(fh.fileno(), start)
+            except OSError:
+                pass
+            raise StoreWriteError(
+                exc.errno, f"could not write the record of episode {episode_id} to {fh.name}: "
+                f"{exc.strerror or exc}; records written before it are kept, fix the cause and rerun to resume",
+            ) from exc
 
     def close(self) -> None:
         if self._fh is not None:
