@@ -12,9 +12,20 @@ export MUJOCO_GL ?= egl
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: setup eval test test-slow list leaderboard clean-setup
+.PHONY: robocasa-assets setup eval test test-slow list leaderboard clean-setup
 
-setup: $(VENV)/.setup-stamp
+# RoboCasa's own interpreter and asset pack (docs/robocasa.md)
+ROBOCASA_VENV ?= .venv-robocasa
+setup: $(VENV)/.setup-stamp $(ROBOCASA_VENV)/.setup-stamp
+
+$(ROBOCASA_VENV)/.setup-stamp: requirements/lock-robocasa.txt scripts/setup_robocasa.sh $(wildcard sim_assets/robocasa_lite/*.py)
+	ROBOCASA_VENV=$(ROBOCASA_VENV) bash scripts/setup_robocasa.sh
+	touch $@
+
+# Official RoboCasa kitchen assets (~10 GB, external host), then make them the active pack
+robocasa-assets: $(ROBOCASA_VENV)/.setup-stamp
+	$(ROBOCASA_VENV)/bin/python -m robocasa.scripts.download_kitchen_assets
+	ROBOCASA_VENV=$(ROBOCASA_VENV) bash scripts/setup_robocasa.sh
 
 $(VENV)/.setup-stamp: pyproject.toml requirements/lock-cpu.txt scripts/setup_system.sh scripts/setup_venv.sh
 	bash scripts/setup_system.sh

@@ -56,6 +56,7 @@ class Benchmark(Protocol):
 BENCHMARK_FACTORIES: dict[str, str] = {
     "libero": "envs.libero.benchmark:LiberoBenchmark",
     "twins": "envs.twins.benchmark:TwinsBenchmark",
+    "robocasa": "envs.robocasa.benchmark:RoboCasaBenchmark",
 }
 
 _loaded: dict[str, Benchmark] = {}
