@@ -1,0 +1,161 @@
+"""Scene-space shifts: edits of the MuJoCo model (cameras, lights, added objects).
+
+Edits are applied after the inner reset (LIBERO rebuilds its model at every
+reset) and the observation is re-rendered. Each edit records the model fields
+it touched so ``SceneEdits.restore`` puts them back bit for bit before the next
+episode of an env that keeps its model. Distractor objects need a model
+rebuild: for robosuite-based benchmarks (LIBERO) the scene XML is extended
+with static, visual-only bodies and the sim is rebuilt with the physics state
+kept; other benchmarks say clearly that they cannot add objects.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+from envs.shift.levels import ShiftError
+
+DISTRACTOR_PREFIX = "h05_distractor_"
+_SHAPES = ("box", "sphere", "cylinder", "capsule", "box", "cylinder")
+
+
+def mujoco_model(env: gym.Env) -> mujoco.MjModel:
+    """The raw ``MjModel`` behind an env (robosuite ``sim`` binding or a plain ``model``)."""
+    base = env.unwrapped
+    sim = getattr(base, "sim", None)
+    model = getattr(getattr(sim, "model", None), "_model", None) if sim is not None else None
+    if model is None:
+        model = getattr(base, "model", None)
+    if not isinstance(model, mujoco.MjModel):
+        raise ShiftError(f"{type(base).__name__} exposes no MuJoCo model; scene shifts (camera, lighting, distractors) need one")
+    return model
+
+
+class SceneEdits:
+    """Remembers original values of edited model fields; restores them exactly."""
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[Any, str, Any, np.ndarray]] = []
+
+    def set(self, owner: Any, field: str, index: Any, value: Any) -> None:
+        arr = getattr(owner, field)
+        self._saved.append((owner, field, index, np.array(arr[index], copy=True)))
+        arr[index] = value
+
+    def restore(self) -> None:
+        for owner, field, index, old in reversed(self._saved):
+            getattr(owner, field)[index] = old
+        self._saved.clear()
+
+
+def _random_unit(rng: np.random.Generator) -> np.ndarray:
+    v = rng.normal(size=3)
+    return v / np.linalg.norm(v)
+
+
+def apply_camera_pose(model: mujoco.MjModel, cameras: list[str], p: dict[str, float], rng: np.random.Generator, edits: SceneEdits) -> dict[str, Any]:
+    """Translate and rotate each named camera by at least half the level's magnitudes."""
+    out = {}
+    for name in cameras:
+        cid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, name)
+        if cid < 0:
+            raise ShiftError(f"camera {name!r} is not in the MuJoCo model")
+        shift = _random_unit(rng) * p["translate_m"] * rng.uniform(0.5, 1.0)
+        angle = np.deg2rad(p["rotate_deg"] * rng.uniform(0.5, 1.0)) * rng.choice([-1.0, 1.0])
+        dq = np.zeros(4)
+        mujoco.mju_axisAngle2Quat(dq, _random_unit(rng), angle)
+        quat = np.zeros(4)
+        mujoco.mju_mulQuat(quat, model.cam_quat[cid].copy(), dq)
+        edits.set(model, "cam_pos", cid, model.cam_pos[cid] + shift)
+        edits.set(model, "cam_quat", cid, quat)
+        out[name] = {"translate_m": shift.tolist(), "rotate_rad": float(angle)}
+    return out
+
+
+def apply_lighting(model: mujoco.MjModel, p: dict[str, float], rng: np.random.Generator, edits: SceneEdits) -> dict[str, Any]:
+    """Scale intensity (dimmer or brighter), tint the colour and move every light."""
+    factor = 1 + rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.0) * p["intensity"]
+    tint = 1 + rng.uniform(-1.0, 1.0, 3) * p["tint"]
+    move = _random_unit(rng) * p["move_m"]
+    for i in range(model.nlight):
+        for field in ("light_diffuse", "light_specular", "light_ambient"):
+            edits.set(model, field, i, getattr(model, field)[i] * factor * tint)
+        edits.set(model, "light_pos", i, model.light_pos[i] + move)
+    hl = model.vis.headlight
+    for field in ("diffuse", "ambient", "specular"):
+        edits.set(hl, field, slice(None), getattr(hl, field) * factor * tint)
+    return {"intensity": float(factor), "tint": tint.tolist(), "move_m": move.tolist()}
+
+
+def add_distractors_to_xml(xml: str, objects: list[dict[str, Any]]) -> str:
+    """The scene XML with static, visual-only distractor bodies appended to the worldbody."""
+    root = ET.fromstring(xml)
+    world = root.find("worldbody")
+    if world is None:
+        raise ShiftError("scene XML has no <worldbody>")
+    for k, o in enumerate(objects):
+        body = ET.SubElement(world, "body", name=f"{DISTRACTOR_PREFIX}{k}", pos=" ".join(f"{v:.6f}" for v in o["pos"]))
+        ET.SubElement(
+            body, "geom", name=f"{DISTRACTOR_PREFIX}{k}_g", type=o["shape"], size=" ".join([f"{o['size']:.6f}"] * 3),
+            rgba=" ".join(f"{v:.6f}" for v in o["rgba"]), contype="0", conaffinity="0", group="1",
+        )
+    return ET.tostring(root, encoding="unicode")
+
+
+def robosuite_env(env: gym.Env) -> Any:
+    inner = getattr(env.unwrapped, "libero_env", None)
+    return inner if inner is not None and hasattr(inner, "reset_from_xml_string") else None
+
+
+def reload_keeping_state(rs_env: Any, xml: str) -> None:
+    """Rebuild a robosuite sim from ``xml`` and put the physics state back (static bodies only: same qpos)."""
+    sim = rs_env.sim
+    flat = sim.get_state().flatten()
+    warm = np.array(sim.data._data.qacc_warmstart, copy=True)
+    rs_env.reset_from_xml_string(xml)
+    sim = rs_env.sim
+    sim.set_state_from_flattened(flat)
+    sim.data._data.qacc_warmstart[:] = warm
+    sim.forward()
+
+
+def place_distractors(env: gym.Env, count: int, rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Add ``count`` distractor objects around the task objects, on the table, in the live scene."""
+    rs_env = robosuite_env(env)
+    if rs_env is None:
+        raise ShiftError(
+            f"{type(env.unwrapped).__name__} cannot add objects to its scene (distractors need a robosuite-based env "
+            "that can reload its MJCF); use camera_pose, lighting or an image shift instead"
+        )
+    sim = rs_env.sim
+    objs = getattr(rs_env, "objects_dict", {}) or {}
+    pts = np.array([sim.data.body_xpos[sim.model.body_name2id(o.root_body)] for o in objs.values()])
+    if not len(pts):
+        raise ShiftError("the scene has no task objects to place distractors around")
+    centre, table_z = pts[:, :2].mean(0), float(pts[:, 2].min())
+    placed = []
+    for k in range(int(count)):
+        size = float(rng.uniform(0.015, 0.035))
+        radius, angle = rng.uniform(0.12, 0.3), rng.uniform(0, 2 * np.pi)
+        xy = centre + radius * np.array([np.cos(angle), np.sin(angle)])
+        rgba = np.append(rng.uniform(0.05, 0.95, 3), 1.0)
+        placed.append({"shape": _SHAPES[k % len(_SHAPES)], "pos": [float(xy[0]), float(xy[1]), table_z + size], "size": size, "rgba": rgba.tolist()})
+    reload_keeping_state(rs_env, add_distractors_to_xml(rs_env.model.get_xml(), placed))
+    return placed
+
+
+def rerender(env: gym.Env, obs: dict[str, Any]) -> dict[str, Any]:
+    """A fresh observation of the current state (after a scene edit), without stepping."""
+    base = env.unwrapped
+    observe = getattr(base, "observe", None)
+    if callable(observe):
+        return observe()
+    inner = getattr(getattr(base, "_env", None), "env", None)
+    if inner is not None and hasattr(base, "_observation"):  # LIBERO: robosuite observables -> contract
+        return base._observation(inner._get_observations(force_update=True))
+    raise ShiftError(f"{type(base).__name__} has no observe() to re-render after a scene shift")
