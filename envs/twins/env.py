@@ -43,22 +43,22 @@ class TwinEnv(gym.Env):
     def __init__(self, task: TaskInfo, render: bool = True, max_steps: int | None = None) -> None:
         self.task = task
         self.twin: TwinTask = twin_task(task.extra["twin_task"])
-        self.spec: EmbodimentSpec = load_embodiment(task.embodiment)
-        if not self.twin.feasible(self.spec):
-            raise ValueError(f"task {self.twin.name!r} needs two arms; {self.spec.name!r} has one")
+        self.espec: EmbodimentSpec = load_embodiment(task.embodiment)
+        if not self.twin.feasible(self.espec):
+            raise ValueError(f"task {self.twin.name!r} needs two arms; {self.espec.name!r} has one")
         self.mapping = embodiment(task.embodiment)
         self.max_steps = int(max_steps if max_steps is not None else task.max_steps)
-        self.model = mujoco.MjModel.from_xml_string(scene_xml(self.twin.name, self.spec.name))
+        self.model = mujoco.MjModel.from_xml_string(scene_xml(self.twin.name, self.espec.name))
         self.data = mujoco.MjData(self.model)
-        self.robot = TwinRobot(self.spec, self.model)
-        self.substeps = max(1, int(round(1.0 / (self.spec.control_hz * self.model.opt.timestep))))
+        self.robot = TwinRobot(self.espec, self.model)
+        self.substeps = max(1, int(round(1.0 / (self.espec.control_hz * self.model.opt.timestep))))
         self.render_images = bool(render)
         self._renderer = None
         if render:
             configure_headless_rendering()
             self._renderer = mujoco.Renderer(self.model, IMAGE_SIZE, IMAGE_SIZE)
-        self.cameras = tuple(self.spec.cameras)
-        self.objects = [o for o in self.twin.objects(self.spec)]
+        self.cameras = tuple(self.espec.cameras)
+        self.objects = [o for o in self.twin.objects(self.espec)]
         self._free = {o.name: self.model.joint(o.name).qposadr[0] for o in self.objects if o.free}
         self._mocap = {o.name: self.model.body(o.name).mocapid[0] for o in self.objects if not o.free}
         self._body = {o.name: self.model.body(o.name).id for o in self.objects}
@@ -85,7 +85,7 @@ class TwinEnv(gym.Env):
     # -- scene ---------------------------------------------------------------
     def _set_scene(self, init_index: int) -> None:
         mujoco.mj_resetData(self.model, self.data)
-        layout = self.twin.sample_layout(self.spec, init_index).positions
+        layout = self.twin.sample_layout(self.espec, init_index).positions
         origin = self.robot.table_origin
         for name, pos in layout.items():
             world = np.asarray(pos, float) + origin
@@ -102,9 +102,9 @@ class TwinEnv(gym.Env):
             self._q_cmd[side] = home[side].copy()
             open_cmd = np.ones(1) if h.hand_kind == "jaw" else np.array([1.0, 0, 0, 0, 0, 0])
             self.data.ctrl[h.hand_act] = self.robot.hand_targets(side, open_cmd)
-        if self.spec.head is not None:
-            self.data.qpos[self.robot.head_qpos] = np.deg2rad(self.spec.head.home_deg)
-            self.data.ctrl[self.robot.head_act] = np.deg2rad(self.spec.head.home_deg)
+        if self.espec.head is not None:
+            self.data.qpos[self.robot.head_qpos] = np.deg2rad(self.espec.head.home_deg)
+            self.data.ctrl[self.robot.head_act] = np.deg2rad(self.espec.head.home_deg)
         mujoco.mj_forward(self.model, self.data)
 
     def scene_view(self) -> SceneView:
@@ -122,7 +122,7 @@ class TwinEnv(gym.Env):
             pos[name] = self.data.xpos[bid] - origin
             rot[name] = self.data.xmat[bid].reshape(3, 3)
             held[name] = bid in touching
-        return SceneView(self.spec, pos, rot, held)
+        return SceneView(self.espec, pos, rot, held)
 
     # -- adapter ---------------------------------------------------------------
     def native_state(self) -> dict[str, np.ndarray]:

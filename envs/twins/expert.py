@@ -172,7 +172,7 @@ class ScriptedExpert:
     _stuck: int = 0
 
     def reset(self) -> None:
-        spec = self.env.spec
+        spec = self.env.espec
         self._stages = expert_stages(self.env.twin.name, spec.carry_height)
         self._frames = []
         self._cmd = {side: self.env.robot.eef_pose(self.env.data, side)[0].copy() for side in spec.arms}
@@ -190,7 +190,7 @@ class ScriptedExpert:
         return self._frames[0] if self._frames else None
 
     def act(self) -> np.ndarray:
-        env, spec = self.env, self.env.spec
+        env, spec = self.env, self.env.espec
         step_len = self.speed_scale * spec.carry_height / spec.control_hz
         frame = self._next_frame()
         if frame is not None:
