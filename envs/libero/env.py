@@ -80,7 +80,11 @@ class LiberoEnv(gym.Env):
             camera_heights=size,
             camera_widths=size,
             control_freq=self.protocol.control_freq,
-            hard_reset=False,
+            # Rebuild the sim at every reset, as the published evaluation does: a
+            # reused sim starts episodes from a slightly different robot state
+            # (~2e-3 rad after settling) than a fresh one, which would make
+            # outcomes depend on how episodes are grouped into processes.
+            hard_reset=True,
         )
         n = UNIFIED_DIM if action_space == "unified" else 7
         self.action_space = gym.spaces.Box(-np.inf, np.inf, (n,), np.float32)
@@ -139,14 +143,25 @@ class LiberoEnv(gym.Env):
             raise ValueError(
                 f"init_index {index} out of range: task {self.task.key!r} has {len(self._init_states)} init states"
             )
-        self._env.reset()
+        # LIBERO samples fixture placements (cabinets, stoves: bodies without joints,
+        # so not in the init state) from numpy's global RNG at every reset. Seed it
+        # from the episode so the scene depends on (seed, init_index) only, never on
+        # the order episodes ran in; restore the caller's RNG afterwards.
+        episode_seed = self.protocol.base_seed + index if seed is None else int(seed)
+        saved = np.random.get_state()
+        np.random.seed(episode_seed % 2**32)
+        try:
+            self._env.reset()
+        finally:
+            np.random.set_state(saved)
         raw = self._env.set_init_state(self._init_states[index])
         settle = np.asarray(self.protocol.settle_action, dtype=np.float64)
         for _ in range(self.protocol.settle_steps):
             raw, _, _, _ = self._env.step(settle)
         self._steps = 0
         obs = self._observation(raw)
-        return obs, {"init_index": index, "success": False, "noop_action": self.noop_action()}
+        info = {"init_index": index, "seed": episode_seed, "success": False, "noop_action": self.noop_action()}
+        return obs, info
 
     def step(self, action: np.ndarray):
         if self.action_mode == "unified":
