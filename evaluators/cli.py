@@ -14,6 +14,7 @@ from typing import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("evaluators.cli:eval_main", "evaluate a policy: h05 eval [key=value ...] (hydra overrides)"),
     "list": ("evaluators.cli:list_main", "list benchmarks, suites, tasks or embodiments"),
+    "ablate": ("evaluators.ablate:ablate_main", "delay x UAC x MPG x sensory-shift grid, curves and table: h05 ablate --suites ... --delays 0 1 2 3 4"),
     "demos": ("envs.twins.demos:demos_main", "record scripted-expert demos as LeRobot v3.0 datasets: h05 demos --benchmark twins ..."),
     "serve": ("evaluators.serving.server:serve_main", "serve a policy over websocket+msgpack: h05 serve policy=noop [port=8765]"),
     "leaderboard": ("leaderboards.command:leaderboard_main", "tables, matrices and plots from runs: h05 leaderboard runs/<name> ..."),
@@ -27,6 +28,7 @@ USER_ERRORS = (
     "evaluators.config:ConfigError",
     "evaluators.policies:PolicyConfigError",
     "evaluators.store:StoreMismatchError",
+    "envs.shift.levels:ShiftError",
     "evaluators.store:StoreWriteError",
     "evaluators.serving.server:ServingConfigError",
     "evaluators.serving.client:RemotePolicyError",

@@ -106,11 +106,13 @@ HOLD, STOP = "hold", "stop"
 
 
 def control_hz_of(env: gym.Env) -> float | None:
-    """The env's control rate in Hz, if it declares one (``control_hz`` or a protocol's ``control_freq``)."""
+    """The env's control rate in Hz, if it declares one (``control_hz``, a protocol's ``control_freq``, an embodiment spec's ``control_hz``)."""
     base = env.unwrapped
     hz = getattr(base, "control_hz", None)
     if hz is None:
         hz = getattr(getattr(base, "protocol", None), "control_freq", None)
+    if hz is None:
+        hz = getattr(getattr(base, "espec", None), "control_hz", None)  # twins: embodiment spec
     return float(hz) if hz else None
 
 

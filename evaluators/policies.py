@@ -14,6 +14,7 @@ POLICY_FACTORIES: dict[str, str] = {
     "noop": "evaluators.baselines:NoOpPolicy",
     "remote": "evaluators.serving.client:RemotePolicy",
     "h05": "h05.policy:H05Policy",
+    "expert_replay": "evaluators.ablate_policies:ExpertReplayPolicy",
 }
 
 

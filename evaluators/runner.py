@@ -17,10 +17,11 @@ from importlib import metadata
 from typing import Any, Callable, Sequence
 
 from envs.benchmarks import TaskInfo, find_task, get_benchmark
+from envs.shift import SensoryShift, check_shift_applied, shift_options
 from envs.unified_space import embodiment
 from envs.worker_checks import CheckedEnv
 from evaluators.env_pool import EnvWorkerSettings, WorkerEnvCache
-from evaluators.executors import Executor, PolicyFault, make_executor
+from evaluators.executors import Executor, PolicyFault, executor_for_spec, make_executor
 from evaluators.plan import EpisodeSpec
 from evaluators.policy import EpisodeInfo, Policy
 from evaluators.progress import Progress
@@ -58,7 +59,7 @@ class EnvCache:
         key = (spec.benchmark, task.key)
         if self.key != key or self.env is None:
             self.close()
-            self.env = CheckedEnv(bench.make_env(task, render=self.render, max_steps=spec.max_steps))
+            self.env = CheckedEnv(SensoryShift(bench.make_env(task, render=self.render, max_steps=spec.max_steps)))
             self.key = key
         return self.env, task
 
@@ -130,7 +131,8 @@ def _run_one(spec: EpisodeSpec, envs: EnvCache, policy: Policy, executor: Execut
     try:
         env, task = envs.get(spec)
         t0 = time.perf_counter()
-        obs, info = env.reset(seed=spec.seed, options={"init_index": spec.init_index})
+        obs, info = env.reset(seed=spec.seed, options={"init_index": spec.init_index, **shift_options(spec)})
+        check_shift_applied(spec, info)
         reset_s = time.perf_counter() - t0
         phase = "policy"
         policy.reset(
@@ -146,7 +148,7 @@ def _run_one(spec: EpisodeSpec, envs: EnvCache, policy: Policy, executor: Execut
             )
         )
         phase = "env"
-        result = executor.run(env, policy, spec.episode_id, obs, spec.execute_steps)
+        result = executor_for_spec(spec, executor).run(env, policy, spec.episode_id, obs, spec.execute_steps)
         record.update(
             status="success" if result.success else "failure",
             success=result.success,

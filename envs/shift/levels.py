@@ -58,3 +58,21 @@ def level_params(kind: str, severity: int) -> dict[str, float]:
 def shift_rng(seed: int | None, kind: str, severity: int) -> np.random.Generator:
     """The episode's shift generator: a function of its seed, the kind and the severity only."""
     return np.random.default_rng([0 if seed is None else int(seed), zlib.crc32(kind.encode()), severity])
+
+
+def shift_options(spec: Any) -> dict[str, Any]:
+    """Reset options asking a ``SensoryShift``-wrapped env for a plan row's shift (none for clean rows)."""
+    kind, severity = check_shift(spec.perturbation, spec.severity)
+    return {} if kind == NO_SHIFT else {"shift": {"kind": kind, "severity": severity}}
+
+
+def check_shift_applied(spec: Any, info: dict[str, Any]) -> None:
+    """Refuse to record a shifted episode that ran clean (env built without the wrapper)."""
+    if spec.perturbation == NO_SHIFT:
+        return
+    got = info.get("shift") or {}
+    if (got.get("kind"), got.get("severity")) != (spec.perturbation, spec.severity):
+        raise ShiftError(
+            f"episode asked for shift {spec.perturbation}@{spec.severity} but the env reported {got or 'no shift'}; "
+            "wrap it in envs.shift.SensoryShift (env workers: wrappers=[{entry: 'envs.shift:SensoryShift'}])"
+        )
