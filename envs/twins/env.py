@@ -64,6 +64,9 @@ class TwinEnv(gym.Env):
         self._body = {o.name: self.model.body(o.name).id for o in self.objects}
         hand_geoms = np.flatnonzero(self.model.geom_contype == 2)
         self._hand_geoms = set(hand_geoms.tolist())
+        body_names = [self.model.body(int(b)).name for b in self.model.geom_bodyid[hand_geoms]]
+        self._side_geoms = {side: np.array([g for g, b in zip(hand_geoms, body_names) if b.startswith(f"{side}_")], int)
+                            for side in self.robot.arms}
         self.action_space = gym.spaces.Box(-np.inf, np.inf, (UNIFIED_DIM,), np.float32)
         img = gym.spaces.Box(0, 255, (IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
         self.observation_space = gym.spaces.Dict(
@@ -122,7 +125,15 @@ class TwinEnv(gym.Env):
             pos[name] = self.data.xpos[bid] - origin
             rot[name] = self.data.xmat[bid].reshape(3, 3)
             held[name] = bid in touching
-        return SceneView(self.espec, pos, rot, held)
+        eef = {side: self.robot.eef_pose(self.data, side)[0].copy() for side in self.robot.arms}
+        return SceneView(self.espec, pos, rot, held, eef, {side: self.hand_lowest(side) for side in self.robot.arms})
+
+    def hand_lowest(self, side: str) -> float:
+        """Height (table frame) of the lowest point of arm ``side``'s hand collision boxes."""
+        g = self._side_geoms[side]
+        mats = self.data.geom_xmat[g].reshape(-1, 3, 3)
+        extent = np.einsum("gj,gj->g", np.abs(mats[:, 2, :]), self.model.geom_size[g])
+        return float(np.min(self.data.geom_xpos[g, 2] - extent) - self.robot.table_origin[2])
 
     # -- adapter ---------------------------------------------------------------
     def native_state(self) -> dict[str, np.ndarray]:

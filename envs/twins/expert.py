@@ -31,26 +31,65 @@ class Keyframe:
 Stage = Callable[[SceneView], list[Keyframe]]
 
 
-def _pick_place(side: str, obj: str, place: Callable[[SceneView], np.ndarray], hover: float, release_lift: float = 0.0) -> Stage:
-    """Top-down pick of ``obj`` and release with its centre at ``place(view)``."""
+def _pick(side: str, obj: str, hover: float, grip_dwell: int = 6) -> Stage:
+    """Top-down approach over ``obj`` (hand open), close the hand on it, lift it by ``hover``.
+
+    The grasp height keeps the open fingertips ``0.1 * size`` above the object's base, so the
+    fingers pinch its sides instead of scraping the table and scooping it up tilted."""
 
     def stage(v: SceneView) -> list[Keyframe]:
         p = v.pos[obj].copy()
-        q = place(v)
+        reach = v.eef[side][2] - v.hand_low[side]  # how far the open hand reaches below its EEF
+        p[2] = min(max(p[2], p[2] - v.s / 2 + reach + 0.1 * v.s), p[2] + 0.35 * v.s)
         up = np.array([0, 0, hover])
-        grip_dwell = 6
         return [
             Keyframe({side: (p + up, OPEN)}),
             Keyframe({side: (p, OPEN)}, dwell=2),
             Keyframe({side: (p, CLOSED)}, dwell=grip_dwell),
-            Keyframe({side: (p + up, CLOSED)}),
-            Keyframe({side: (q + up, CLOSED)}),
-            Keyframe({side: (q + np.array([0, 0, 0.003 + release_lift]), CLOSED)}, dwell=2),
-            Keyframe({side: (q + np.array([0, 0, 0.003 + release_lift]), OPEN)}, dwell=grip_dwell),
-            Keyframe({side: (q + up, OPEN)}),
+            Keyframe({side: (p + up, CLOSED)}, dwell=2),
         ]
 
     return stage
+
+
+def _eef_for(v: SceneView, side: str, obj: str, centre: np.ndarray) -> np.ndarray:
+    """EEF position that puts the held ``obj``'s centre at ``centre``, given where it sits in the hand now."""
+    return centre + (v.eef[side] - v.pos[obj])
+
+
+def _carry(side: str, obj: str, place: Callable[[SceneView], np.ndarray], hover: float) -> Stage:
+    """Carry the held ``obj`` to ``hover`` above its place."""
+
+    def stage(v: SceneView) -> list[Keyframe]:
+        return [Keyframe({side: (_eef_for(v, side, obj, place(v)) + np.array([0, 0, hover]), CLOSED)}, dwell=2)]
+
+    return stage
+
+
+def _release(side: str, obj: str, place: Callable[[SceneView], np.ndarray], hover: float, clearance: float = 0.003,
+             grip_dwell: int = 6) -> Stage:
+    """Lower the held ``obj`` onto its place, open, and back off upward.
+
+    Planned at the hover point from the object's measured pose in the hand: its centre, not the
+    hand's, lands on the target, and where fingertips reach below the object the release happens
+    higher so they never touch the support (the object then drops that last bit)."""
+
+    def stage(v: SceneView) -> list[Keyframe]:
+        below = v.pos[obj][2] - v.s / 2 - v.hand_low[side]  # fingertips under the object's base
+        q = place(v) + np.array([0, 0, max(clearance, below + 0.003)])
+        target = _eef_for(v, side, obj, q)
+        up = np.array([0, 0, hover])
+        return [
+            Keyframe({side: (target, CLOSED)}, dwell=3),
+            Keyframe({side: (target, OPEN)}, dwell=grip_dwell),
+            Keyframe({side: (target + up, OPEN)}),
+        ]
+
+    return stage
+
+
+def _pick_place(side: str, obj: str, place: Callable[[SceneView], np.ndarray], hover: float, clearance: float = 0.003) -> list[Stage]:
+    return [_pick(side, obj, hover), _carry(side, obj, place, hover), _release(side, obj, place, hover, clearance)]
 
 
 def _on(target: str, dz_in_sizes: float = 0.0) -> Callable[[SceneView], np.ndarray]:
@@ -131,26 +170,19 @@ def expert_stages(task: str, hover: float) -> list[Stage]:
     """The stages of the scripted expert for ``task`` (single-arm tasks use the right arm)."""
     r = "right"
     table: dict[str, list[Stage]] = {
-        "place_on_pad": [_pick_place(r, "red_cube", _on("green_pad"), hover)],
-        "stack_blocks": [_pick_place(r, "red_cube", _on("blue_cube", 1.0), hover, release_lift=0.002)],
-        "place_left_of": [_pick_place(r, "red_cube", _left_of("blue_cube"), hover)],
-        "sort_cubes": [
-            _pick_place(r, "red_cube", _on("red_pad"), hover),
-            _pick_place(r, "blue_cube", _on("blue_pad"), hover),
-        ],
-        "stack_three": [
-            _pick_place(r, "blue_cube", _on("green_cube", 1.0), hover, release_lift=0.002),
-            _pick_place(r, "red_cube", _on("blue_cube", 1.0), hover, release_lift=0.002),
-        ],
-        "clear_table": [
-            _pick_place(r, "red_cube", _pad_slot("yellow_pad", -1.5), hover),
-            _pick_place(r, "blue_cube", _pad_slot("yellow_pad", 0.0), hover),
-            _pick_place(r, "green_cube", _pad_slot("yellow_pad", 1.5), hover),
-        ],
+        "place_on_pad": _pick_place(r, "red_cube", _on("green_pad"), hover),
+        "stack_blocks": _pick_place(r, "red_cube", _on("blue_cube", 1.0), hover, clearance=0.005),
+        "place_left_of": _pick_place(r, "red_cube", _left_of("blue_cube"), hover),
+        "sort_cubes": _pick_place(r, "red_cube", _on("red_pad"), hover) + _pick_place(r, "blue_cube", _on("blue_pad"), hover),
+        "stack_three": _pick_place(r, "blue_cube", _on("green_cube", 1.0), hover, clearance=0.005)
+        + _pick_place(r, "red_cube", _on("blue_cube", 1.0), hover, clearance=0.005),
+        "clear_table": _pick_place(r, "red_cube", _pad_slot("yellow_pad", -1.5), hover)
+        + _pick_place(r, "blue_cube", _pad_slot("yellow_pad", 0.0), hover)
+        + _pick_place(r, "green_cube", _pad_slot("yellow_pad", 1.5), hover),
         "handover": [_handover],
         "lift_tray": [_lift_tray],
-        "novel_colour": [_pick_place(r, "purple_cube", _on("green_pad"), hover)],
-        "novel_shape": [_pick_place(r, "cylinder", _on("green_pad"), hover)],
+        "novel_colour": _pick_place(r, "purple_cube", _on("green_pad"), hover),
+        "novel_shape": _pick_place(r, "cylinder", _on("green_pad"), hover),
     }
     if task not in table:
         raise KeyError(f"no scripted expert for twin task {task!r}; known: {', '.join(table)}")

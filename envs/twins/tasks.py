@@ -58,11 +58,14 @@ class TwinTask:
 class SceneView:
     """Privileged read-only view of object poses used by predicates and experts."""
 
-    def __init__(self, spec: EmbodimentSpec, pos: Mapping[str, np.ndarray], rot: Mapping[str, np.ndarray], held: Mapping[str, bool]):
+    def __init__(self, spec: EmbodimentSpec, pos: Mapping[str, np.ndarray], rot: Mapping[str, np.ndarray], held: Mapping[str, bool],
+                 eef: Mapping[str, np.ndarray] | None = None, hand_low: Mapping[str, float] | None = None):
         self.spec = spec
         self.pos = pos  # table frame
         self.rot = rot  # 3x3 world
         self.held = held  # object touched by a hand geom
+        self.eef = eef or {}  # side -> EEF position (table frame); experts only, never predicates
+        self.hand_low = hand_low or {}  # side -> lowest hand point (table frame); experts only
 
     @property
     def s(self) -> float:
