@@ -48,34 +48,49 @@ def _onto_container(k: Any) -> None:
     container = k.objects["container"]
     cpos = np.array(k.sim.data.body_xpos[k.obj_body_id[container.name]])
     obj = k.objects["obj"]
-    z = cpos[2] + container.bottom_offset[2] + 0.02 - obj.bottom_offset[2]
+    z = cpos[2] + container.top_offset[2] - obj.bottom_offset[2] + 0.005
     _place_object(k, "obj", np.array([cpos[0], cpos[1], z]))
 
 
-def _drop_below(fixture_attr: str, sideways: float = 0.0, depth: float = 0.0) -> Callable[[Any], None]:
-    """Drop ``obj`` from just under a fixture (upper cabinet, machine spout) so it lands on the counter below."""
+def _onto_counter(ref_attr: str) -> Callable[[Any], None]:
+    """Put ``obj`` on the counter near fixture ``ref_attr``: try spots of RoboCasa's own counter
+    reset regions until one holds the object on the counter with the gripper away."""
+
+    def teleport(k: Any) -> None:
+        from robocasa.utils import object_utils as OU
+
+        obj = k.objects["obj"]
+        regions = k.counter.get_reset_regions(k, ref=getattr(k, ref_attr))
+        for region in regions.values():
+            offset = np.asarray(region["offset"], dtype=float)
+            half = np.asarray(region["size"], dtype=float) / 2
+            for fx in (0.0, -0.6, 0.6, -0.3, 0.3, -0.9, 0.9):
+                for fy in (0.0, 0.5, -0.5):
+                    local = offset + np.array([fx * half[0], fy * half[1], 0.0])
+                    world = OU.get_pos_after_rel_offset(k.counter, local)
+                    top = k.counter.pos[2] + k.counter.size[2] / 2
+                    _place_object(k, "obj", np.array([world[0], world[1], top - obj.bottom_offset[2] + 0.005]))
+                    for _ in range(100):
+                        k.sim.step()
+                    k.sim.forward()
+                    if OU.check_obj_fixture_contact(k, "obj", k.counter) and OU.gripper_obj_far(k):
+                        return
+
+    return teleport
+
+
+def _joint_fraction(fixture_attr: str, value: float) -> Callable[[Any], None]:
+    """Set a fixture's door/drawer joints to ``value`` of their range (1 open, 0 closed)."""
 
     def teleport(k: Any) -> None:
         fixture = getattr(k, fixture_attr)
-        centre, p0 = _interior_floor(fixture)
-        rot = np.array(k.sim.data.body_xmat[k.sim.model.body_name2id(fixture.root_body)]).reshape(3, 3)
-        offset = rot @ np.array([sideways, depth, 0.0])
-        _place_object(k, "obj", np.array([centre[0] + offset[0], centre[1] + offset[1], p0[2] - 0.12]))
+        fixture.set_joint_state(min=value, max=value, env=k, joint_names=fixture.door_joint_names)
 
     return teleport
 
 
-def _door(open_: bool) -> Callable[[Any], None]:
+def _drawer(value: float) -> Callable[[Any], None]:
     def teleport(k: Any) -> None:
-        value = 1.0 if open_ else 0.0
-        k.fxtr.set_door_state(min=value, max=value, env=k)
-
-    return teleport
-
-
-def _drawer(open_: bool) -> Callable[[Any], None]:
-    def teleport(k: Any) -> None:
-        value = 1.0 if open_ else 0.0
         k.drawer.set_door_state(min=value, max=value, env=k)
 
     return teleport
@@ -118,26 +133,26 @@ def _under_spout(k: Any) -> None:
 
 TELEPORTS: dict[str, Callable[[Any], None]] = {
     "PnPCounterToCab": _into_fixture("cab"),
-    "PnPCabToCounter": _drop_below("cab", depth=0.05),
+    "PnPCabToCounter": _onto_counter("cab"),
     "PnPCounterToSink": _into_fixture("sink"),
     "PnPSinkToCounter": _onto_container,
     "PnPCounterToMicrowave": _onto_container,
     "PnPMicrowaveToCounter": _onto_container,
     "PnPCounterToStove": _onto_container,
     "PnPStoveToCounter": _onto_container,
-    "OpenSingleDoor": _door(True),
-    "CloseSingleDoor": _door(False),
-    "OpenDoubleDoor": _door(True),
-    "CloseDoubleDoor": _door(False),
-    "OpenDrawer": _drawer(True),
-    "CloseDrawer": _drawer(False),
+    "OpenSingleDoor": _joint_fraction("fxtr", 1.0),
+    "CloseSingleDoor": _joint_fraction("fxtr", 0.0),
+    "OpenDoubleDoor": _joint_fraction("fxtr", 1.0),
+    "CloseDoubleDoor": _joint_fraction("fxtr", 0.0),
+    "OpenDrawer": _drawer(1.0),
+    "CloseDrawer": _drawer(0.0),
     "TurnOnSinkFaucet": _faucet(True),
     "TurnOffSinkFaucet": _faucet(False),
     "TurnSinkSpout": _spout,
     "TurnOnStove": _stove(True),
     "TurnOffStove": _stove(False),
     "CoffeeSetupMug": _under_spout,
-    "CoffeeServeMug": _drop_below("coffee_machine", sideways=0.3),
+    "CoffeeServeMug": _onto_counter("coffee_machine"),
     "CoffeePressButton": _appliance_on("coffee_machine", True),
     "TurnOnMicrowave": _appliance_on("microwave", True),
     "TurnOffMicrowave": _appliance_on("microwave", False),

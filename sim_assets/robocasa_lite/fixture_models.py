@@ -57,6 +57,7 @@ class Moving:
     range: tuple[float, float]
     parts: list[Part] = field(default_factory=list)
     kind: str = "hinge"
+    extra: str = ""  # sites etc. that must sit on this body
 
     def xml(self) -> str:
         pos = " ".join(f"{p:.4f}" for p in self.pos)
@@ -65,7 +66,7 @@ class Moving:
             f'<body name="{self.name}" pos="{pos}">\n'
             f'<joint name="{self.joint}" type="{self.kind}" axis="{self.axis}" range="{self.range[0]:.4f} {self.range[1]:.4f}" '
             f'limited="true" damping="1" frictionloss="0.1" armature="0.01"/>\n'
-            f'<inertial pos="0 0 0" mass="0.05" diaginertia="0.0002 0.0002 0.0002"/>\n{inner}\n</body>'
+            f'<inertial pos="0 0 0" mass="0.05" diaginertia="0.0002 0.0002 0.0002"/>\n{inner}\n{self.extra}\n</body>'
         )
 
 
@@ -127,10 +128,11 @@ def sink(name: str) -> str:
             Part("spout_column", "cylinder", (0.015, 0.12), (0, 0, 0.12), STEEL),
             Part("spout_arm", "box", (0.012, 0.10, 0.012), (0, -0.10, 0.23), STEEL),
         ],
+        # the water column hangs from the spout's mouth (RoboCasa finds it on a body under object)
+        extra=site("water", (0.0, -0.19, 0.10), size="0.01 0.10", type_="cylinder", rgba="0.5 0.7 1 0"),
     )
-    water = site("water", (0.0, -0.02, 0.0), size="0.01 0.08", type_="cylinder", rgba="0.5 0.7 1 0")
     body = "\n".join(
-        [*(p.xml() for p in basin), handle.xml(), temp.xml(), spout.xml(), water,
+        [*(p.xml() for p in basin), handle.xml(), temp.xml(), spout.xml(),
          region("reg_main", (w / 2, d / 2, h / 2)),
          region("reg_basin", (w / 2 - 2 * t, d / 2 - 2 * t, h / 2 - t), (0, 0, t))]
     )
