@@ -19,12 +19,12 @@ from envs.twins.robot import R_DOWN, mat_to_rotvec
 from envs.twins.tasks import SceneView
 from envs.unified_space import slot_group
 
-OPEN, CLOSED = "open", "closed"
+OPEN, CLOSED = 0.0, 1.0  # hand closure commands
 
 
 @dataclass
 class Keyframe:
-    targets: dict[str, tuple[np.ndarray, str]]  # side -> (table-frame position, OPEN/CLOSED)
+    targets: dict[str, tuple[np.ndarray, float]]  # side -> (table-frame position, closure OPEN..CLOSED)
     dwell: int = 0  # extra control steps to wait once reached
 
 
@@ -199,9 +199,14 @@ class ScriptedExpert:
     _stages: list[Stage] = field(default_factory=list)
     _frames: list[Keyframe] = field(default_factory=list)
     _cmd: dict[str, np.ndarray] = field(default_factory=dict)
-    _grip: dict[str, str] = field(default_factory=dict)
+    open_time_s: float = 0.4  # hands open over this long (closing is immediate): a slow release lets
+    # the object settle on its support instead of being dragged along by the opening fingers
+    _grip: dict[str, float] = field(default_factory=dict)
+    settle_s: float = 0.25  # an arm that stopped short of its target this long counts as arrived
     _wait: int = 0
     _stuck: int = 0
+    _still: int = 0
+    _last: dict[str, np.ndarray] = field(default_factory=dict)
 
     def reset(self) -> None:
         spec = self.env.espec
@@ -209,8 +214,8 @@ class ScriptedExpert:
         self._frames = []
         self._cmd = {side: self.env.robot.eef_pose(self.env.data, side)[0].copy() for side in spec.arms}
         self._grip = {side: OPEN for side in spec.arms}
-        self._wait = 0
-        self._stuck = 0
+        self._wait = self._stuck = self._still = 0
+        self._last = {}
 
     @property
     def done(self) -> bool:
@@ -226,31 +231,50 @@ class ScriptedExpert:
         step_len = self.speed_scale * spec.carry_height / spec.control_hz
         frame = self._next_frame()
         if frame is not None:
-            reached = True
+            reached, arrived, settled = True, True, True
             for side, (pos, grip) in frame.targets.items():
-                self._grip[side] = grip
+                g = self._grip[side]
+                if grip < g:  # opening: start from where the fingers stopped on the object, then ramp
+                    g = min(g, self._measured_closure(side) + 0.1)
+                self._grip[side] = grip if grip >= g else max(grip, g - 1.0 / (self.open_time_s * spec.control_hz))
+                if self._grip[side] != grip:
+                    reached = arrived = False
                 delta = pos - self._cmd[side]
                 dist = np.linalg.norm(delta)
                 self._cmd[side] = pos.copy() if dist <= step_len else self._cmd[side] + delta * (step_len / dist)
-                actual = env.robot.eef_pose(env.data, side)[0]
+                actual = env.robot.eef_pose(env.data, side)[0].copy()
+                if dist > step_len:
+                    arrived = False
                 if dist > step_len or np.linalg.norm(actual - pos) > 0.15 * spec.object_size:
                     reached = False
+                last = self._last.get(side)
+                if last is None or np.linalg.norm(actual - last) > 0.01 * spec.object_size:
+                    settled = False
+                self._last[side] = actual
+            # the command has arrived but the arm stopped short of it (reach limit, contact): go on
+            self._still = self._still + 1 if (arrived and settled and not reached) else 0
+            if self._still >= max(3, int(self.settle_s * spec.control_hz)):
+                reached = True
             if reached:
                 if self._wait >= frame.dwell:
                     self._frames.pop(0)
-                    self._wait = 0
-                    self._stuck = 0
+                    self._wait = self._stuck = self._still = 0
                 else:
                     self._wait += 1
             else:
                 self._stuck += 1
-                if self._stuck > self.timeout_s * spec.control_hz and all(
-                    np.allclose(self._cmd[s], p) for s, (p, _) in frame.targets.items()
-                ):
+                if self._stuck > self.timeout_s * spec.control_hz and arrived:
                     self._frames.pop(0)  # the arm cannot get closer: go on
-                    self._stuck = 0
-                    self._wait = 0
+                    self._stuck = self._wait = self._still = 0
         return self._action()
+
+    def _measured_closure(self, side: str) -> float:
+        """How far the hand is closed now (0 open .. 1 closed), the most-closed flexing actuator."""
+        env = self.env
+        state = env.robot.hand_state(env.data, side)
+        if env.robot.arms[side].hand_kind == "jaw":
+            return float(1.0 - state[0])
+        return float(np.max(state[1:]))  # thumb yaw (index 0) stays opposed
 
     def _action(self) -> np.ndarray:
         env = self.env
@@ -259,11 +283,11 @@ class ScriptedExpert:
         for side, h in env.robot.arms.items():
             out[slot_group(f"{side}_eef_pos").slice] = self._cmd[side]
             out[slot_group(f"{side}_eef_rot").slice] = rv
-            closed = self._grip[side] == CLOSED
+            c = float(self._grip[side])
             if h.hand_kind == "jaw":
-                out[slot_group(f"{side}_gripper").slice] = 0.0 if closed else 1.0
+                out[slot_group(f"{side}_gripper").slice] = 1.0 - c
             else:
-                out[slot_group(f"{side}_hand").slice] = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0] if closed else [1.0, 0, 0, 0, 0, 0]
+                out[slot_group(f"{side}_hand").slice] = [1.0, c, c, c, c, c]
         return out
 
 
