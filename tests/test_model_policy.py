@@ -1,0 +1,84 @@
+"""``H05Policy`` through the evaluator's policy registry, on a tiny checkpoint in the released layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from envs.unified_space import UNIFIED_DIM
+from evaluators.policies import make_policy
+from evaluators.policy import EpisodeInfo, Policy, PolicyInput, check_chunks
+from h05.checkpoint import save_checkpoint
+from h05.config import BeingHConfig
+from h05.modeling.being_h05 import BeingH05
+from h05.normalization import DatasetMetadata, MetadataError, SideStats
+from h05.policy import PolicyInputError
+from h05.tokens import load_tokenizer
+
+MASK = np.zeros(UNIFIED_DIM, bool)
+MASK[[0, 1, 2, 3, 4, 5, 18]] = True
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("ckpt")
+    stats = {"mean": np.full(UNIFIED_DIM, 5.0), "std": np.full(UNIFIED_DIM, 2.0)}
+    meta = DatasetMetadata({"libero_franka": {"state": SideStats("mean_std", stats),
+                                              "action": SideStats("mean_std", stats, binary_slots=(18,))}})
+    save_checkpoint(BeingH05(BeingHConfig.preset("tiny")), folder, tokenizer=load_tokenizer(),
+                    metadata={"libero": meta})
+    return folder
+
+
+def _episode(i, embodiment="libero_franka"):
+    return EpisodeInfo(f"ep{i}", "libero", "t", "put the bowl on the plate", embodiment, 41 + i, MASK, np.zeros(200))
+
+
+def _row(i, step=0, prefix=None, seed=0):
+    rng = np.random.default_rng(seed + i)
+    obs = {"images": {"agentview": rng.integers(0, 255, (128, 128, 3), dtype=np.uint8),
+                      "wrist": rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)},
+           "state": rng.normal(size=200).astype(np.float32), "state_mask": MASK.copy(),
+           "instruction": "put the bowl on the plate", "embodiment": "libero_franka", "task": "t"}
+    return PolicyInput(f"ep{i}", obs, step, prefix)
+
+
+def test_h05_policy_infers_batched_denormalised_deterministic_chunks(checkpoint):
+    policy = make_policy({"name": "h05", "checkpoint": str(checkpoint), "dtype": "float32"})
+    assert isinstance(policy, Policy) and policy.needs_images and policy.chunk_length == 16
+    for i in range(3):
+        policy.reset(_episode(i))
+    out = check_chunks(policy.infer([_row(0), _row(1), _row(2)]), 3, 16, "h05")
+    assert (out[:, :, ~MASK] == 0).all()                         # unmapped slots stay zero
+    assert set(np.unique(out[:, :, 18])) <= {0.0, 1.0}           # binary gripper slot
+    assert abs(out[:, :, :6].mean() - 5.0) < 2.0                 # de-normalised around the stats' mean
+    again = policy.infer([_row(2), _row(0)])
+    np.testing.assert_allclose(again[1], out[0], atol=1e-4)       # independent of batch composition
+    assert not np.allclose(policy.infer([_row(0, step=8)])[0], out[0])
+    d = policy.describe()
+    assert d["name"] == "h05" and len(d["weights_sha256"]) == 16 and d["dataset"] == "libero"
+
+
+def test_h05_policy_returns_the_uac_prefix_unchanged(checkpoint):
+    policy = make_policy({"name": "h05", "checkpoint": str(checkpoint), "dtype": "float32"})
+    policy.reset(_episode(0))
+    policy.reset(_episode(1))
+    prefix = (np.random.default_rng(0).normal(size=(5, 200)) * MASK).astype(np.float32)
+    out = policy.infer([_row(0, prefix=prefix), _row(1)])
+    assert np.array_equal(out[0, :5], prefix)
+    with pytest.raises(PolicyInputError, match="prefix has shape"):
+        policy.infer([_row(0, prefix=np.zeros((16, 200), np.float32))])
+
+
+def test_h05_policy_rejects_unknown_episodes_embodiments_and_datasets(checkpoint):
+    policy = make_policy({"name": "h05", "checkpoint": str(checkpoint), "dtype": "float32"})
+    with pytest.raises(PolicyInputError, match="'ep0' was not reset"):
+        policy.infer([_row(0)])
+    with pytest.raises(MetadataError, match="'gr1_humanoid'"):
+        policy.reset(_episode(0, embodiment="gr1_humanoid"))
+    with pytest.raises(MetadataError, match="no robocasa_metadata.json"):
+        make_policy({"name": "h05", "checkpoint": str(checkpoint), "dataset": "robocasa"})
+    with pytest.raises(ValueError, match="chunk_length=8"):
+        make_policy({"name": "h05", "checkpoint": str(checkpoint), "chunk_length": 8})
