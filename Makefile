@@ -12,7 +12,7 @@ export MUJOCO_GL ?= egl
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: robocasa-assets setup eval test test-slow list leaderboard clean-setup
+.PHONY: robocasa-assets setup eval test test-slow list leaderboard ablate clean-setup
 
 # RoboCasa's own interpreter and asset pack (docs/robocasa.md)
 ROBOCASA_VENV ?= .venv-robocasa
@@ -40,6 +40,12 @@ list: setup
 
 # make leaderboard RUNS="runs/a runs/b" [ARGS="--out site"]
 RUNS ?= $(wildcard runs/*/manifest.json)
+# The worked delay/shift ablation (docs/ablation.md); pass ABLATE_ARGS=... for your own grid.
+ABLATE_ARGS ?= --benchmark twins --suites spatial --tasks place_on_pad@so101 stack_blocks@so101 --trials 2 \
+	--policy expert_replay --delays 0 1 2 3 4 --modes naive uac rtc --shifts camera_pose:3 --execute-steps 13 --name worked_ablation
+ablate: setup
+	$(VENV)/bin/h05 ablate $(ABLATE_ARGS)
+
 leaderboard: setup
 	$(VENV)/bin/h05 leaderboard $(patsubst %/manifest.json,%,$(RUNS)) $(ARGS)
 

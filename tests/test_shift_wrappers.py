@@ -162,3 +162,25 @@ def test_libero_scene_shifts_change_the_scene_not_the_physics(libero_env: Sensor
     again, _ = libero_env.reset(seed=41, options=opts("none", 0))
     for cam in clean["images"]:
         np.testing.assert_array_equal(again["images"][cam], clean["images"][cam])
+
+
+def test_twins_scene_shifts_and_no_distractors() -> None:
+    from envs.benchmarks import find_task, get_benchmark
+
+    bench = get_benchmark("twins")
+    env = SensoryShift(bench.make_env(find_task(bench, "spatial", "place_on_pad@so101"), render=True))
+    try:
+        opts = lambda kind, sev: {"init_index": 0, "shift": {"kind": kind, "severity": sev}}  # noqa: E731
+        clean, _ = env.reset(seed=7, options=opts("none", 0))
+        for kind in ("camera_pose", "lighting"):
+            shifted, _ = env.reset(seed=7, options=opts(kind, 4))
+            np.testing.assert_array_equal(shifted["state"], clean["state"])
+            for cam in clean["images"]:
+                assert np.abs(shifted["images"][cam].astype(np.int16) - clean["images"][cam]).mean() > 1.0, (kind, cam)
+        with pytest.raises(ShiftError, match="cannot add objects"):
+            env.reset(seed=7, options=opts("distractors", 1))
+        again, _ = env.reset(seed=7, options=opts("none", 0))
+        for cam in clean["images"]:
+            np.testing.assert_array_equal(again["images"][cam], clean["images"][cam])
+    finally:
+        env.close()

@@ -42,9 +42,9 @@ def check_shift(kind: str, severity: Any) -> tuple[str, int]:
     try:
         level = int(severity)
     except (TypeError, ValueError):
-        raise ShiftError(f"severity must be an integer 0..{MAX_SEVERITY}, got {severity!r}") from None
+        raise ShiftError(f"severity of shift {kind!r} must be an integer 0..{MAX_SEVERITY}, got {severity!r}") from None
     if level != severity or not 0 <= level <= MAX_SEVERITY:
-        raise ShiftError(f"severity must be an integer 0..{MAX_SEVERITY}, got {severity!r}")
+        raise ShiftError(f"severity of shift {kind!r} must be an integer 0..{MAX_SEVERITY}, got {severity!r}")
     if kind == NO_SHIFT and level != 0:
         raise ShiftError(f"shift kind 'none' takes severity 0, got {severity!r}")
     return kind, level

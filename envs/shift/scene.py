@@ -150,12 +150,29 @@ def place_distractors(env: gym.Env, count: int, rng: np.random.Generator) -> lis
 
 
 def rerender(env: gym.Env, obs: dict[str, Any]) -> dict[str, Any]:
-    """A fresh observation of the current state (after a scene edit), without stepping."""
+    """``obs`` with its images rendered again after a scene edit, without stepping.
+
+    Only the images are replaced: the rest of the observation stays the inner
+    env's own, so a shifted episode reports the same state as its clean twin.
+    """
+    if not obs.get("images"):
+        return obs  # a blind run: nothing rendered, the model edit is all there is
+    return {**obs, "images": _render_fresh(env)["images"]}
+
+
+def _render_fresh(env: gym.Env) -> dict[str, Any]:
     base = env.unwrapped
+    sim = getattr(base, "sim", None)
+    if sim is not None:  # camera and body poses are derived quantities: recompute kinematics
+        sim.forward()
+    elif isinstance(getattr(base, "model", None), mujoco.MjModel) and getattr(base, "data", None) is not None:
+        mujoco.mj_forward(base.model, base.data)
     observe = getattr(base, "observe", None)
     if callable(observe):
         return observe()
     inner = getattr(getattr(base, "_env", None), "env", None)
     if inner is not None and hasattr(base, "_observation"):  # LIBERO: robosuite observables -> contract
         return base._observation(inner._get_observations(force_update=True))
+    if callable(getattr(base, "_observation", None)):  # twins: renders the current data
+        return base._observation()
     raise ShiftError(f"{type(base).__name__} has no observe() to re-render after a scene shift")

@@ -44,7 +44,8 @@ class SensoryShift(gym.Wrapper):
         if self.cameras is not None:
             return list(self.cameras)
         protocol = getattr(self.env.unwrapped, "protocol", None)
-        names = getattr(protocol, "cameras", None) or getattr(self.env.unwrapped, "camera_names", None)
+        base = self.env.unwrapped
+        names = getattr(protocol, "cameras", None) or getattr(base, "camera_names", None) or getattr(base, "cameras", None)
         if not names:
             raise ShiftError("camera_pose needs camera names: pass cameras=[...] to SensoryShift")
         return list(names)
