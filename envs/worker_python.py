@@ -17,7 +17,9 @@ from typing import Mapping
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # family -> interpreter, relative to the repository root (absent: sys.executable)
-FAMILY_INTERPRETERS: dict[str, str] = {}
+FAMILY_INTERPRETERS: dict[str, str] = {
+    "robocasa": ".venv-robocasa/bin/python",  # scripts/setup_robocasa.sh (RoboCasa pins mujoco/numpy)
+}
 
 
 class WorkerPythonError(ValueError):

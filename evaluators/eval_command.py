@@ -30,8 +30,18 @@ def plan_from_config(cfg: dict[str, Any], policy_id: str) -> list[EpisodeSpec]:
     suites = _as_list(cfg["suites"])
     if suites is None:
         raise ConfigError("suites must name at least one suite")
+    benchmarks = _as_list(cfg["benchmark"]) or []
+    if len(benchmarks) > 1:  # one run over several families: each suite belongs to one benchmark
+        from envs.benchmarks import get_benchmark
+
+        owned = {b: [s for s in suites if s in get_benchmark(b).suites()] for b in benchmarks}
+        unclaimed = [s for s in suites if not any(s in v for v in owned.values())]
+        if unclaimed or not all(owned.values()):
+            raise ConfigError(f"suites {suites} do not split over benchmarks {benchmarks}: "
+                              f"unclaimed {unclaimed}, per benchmark {owned}")
+        return [spec for b in benchmarks for spec in plan_from_config({**cfg, "benchmark": b, "suites": owned[b]}, policy_id)]
     return build_plan(
-        benchmark=cfg["benchmark"],
+        benchmark=benchmarks[0] if benchmarks else cfg["benchmark"],
         suites=suites,
         tasks=_as_list(cfg["tasks"]),
         trials_per_task=cfg["trials_per_task"],

@@ -8,6 +8,7 @@ worker started with .venv-robocasa's interpreter.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from importlib import metadata
 from typing import Any, Sequence
 
@@ -87,16 +88,34 @@ class RoboCasaBenchmark:
         return self.protocol.base_seed
 
     def versions(self) -> dict[str, str]:
+        """Versions in the interpreter that runs RoboCasa (.venv-robocasa), read without importing it."""
+        site = _robocasa_site_packages()
         out = {"robocasa_protocol": "paper-24-atomic"}
-        for pkg in ("praxis-robocasa", "praxis-robosuite", "mujoco"):
-            try:
-                out[pkg] = metadata.version(pkg)
-            except metadata.PackageNotFoundError:
-                out[pkg] = "absent"
+        for pkg in ("praxis-robocasa", "praxis-robosuite", "mujoco", "numpy"):
+            dists = list(metadata.distributions(name=pkg, path=[str(site)])) if site else []
+            out[pkg] = dists[0].version if dists else "absent"
         try:
             from envs.robocasa.assets import active_pack
 
-            out["robocasa_assets"] = str(active_pack().get("version"))
+            root = site / "robocasa" / "models" / "assets" if site else None
+            out["robocasa_assets"] = str(active_pack(root).get("version"))
         except (ModuleNotFoundError, FileNotFoundError):
             out["robocasa_assets"] = "absent"
         return out
+
+
+def _robocasa_site_packages() -> Path | None:
+    """site-packages holding robocasa: this interpreter's, else the RoboCasa worker interpreter's."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("robocasa")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0]).parent
+    try:
+        from envs.worker_python import worker_python
+
+        venv = Path(worker_python(BENCHMARK_NAME)).parent.parent
+    except (ImportError, ValueError):
+        return None
+    found = sorted(venv.glob("lib/python3*/site-packages/robocasa"))
+    return found[0].parent if found else None

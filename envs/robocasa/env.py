@@ -92,6 +92,7 @@ class RoboCasaEnv(gym.Env):
         max_steps: int | None = None,
         camera_size: int | None = None,
         image_size: int | None = None,
+        camera_every: int = 1,
     ) -> None:
         if action_space not in ("unified", "native"):
             raise ValueError(f"action_space must be 'unified' or 'native', got {action_space!r}")
@@ -105,6 +106,11 @@ class RoboCasaEnv(gym.Env):
         self.action_mode = action_space
         self.max_steps = int(max_steps if max_steps is not None else task.max_steps)
         self.camera_size = int(camera_size or self.protocol.render_size)
+        if int(camera_every) < 1:
+            raise ValueError(f"camera_every must be >= 1, got {camera_every!r}")
+        # render every k-th step (and at reset); between, observations repeat the last frames
+        self.camera_every = int(camera_every)
+        self._images: dict[str, np.ndarray] = {}
         self.image_size = int(image_size or self.protocol.image_size)
         scenes = self.spec_.scenes or self.protocol.scenes
         self.asset_pack = check_assets([(s.layout, s.style) for s in scenes])
@@ -161,7 +167,9 @@ class RoboCasaEnv(gym.Env):
         images = {}
         if self.render_images:
             for cam in self.protocol.cameras:
-                images[cam] = resize_upright(raw[f"{cam}_image"], self.image_size)
+                if f"{cam}_image" in raw:
+                    self._images[cam] = resize_upright(raw[f"{cam}_image"], self.image_size)
+                images[cam] = self._images[cam]
         return {
             "images": images,
             "state": state,
@@ -181,7 +189,9 @@ class RoboCasaEnv(gym.Env):
         scene = self.protocol.scene_for_trial(self.task.name, trial)
         episode_seed = self.protocol.base_seed + trial if seed is None else int(seed)
         self._env.rng = np.random.default_rng(episode_seed)
+        np.random.seed(episode_seed % 2**32)  # parts of robosuite/RoboCasa still draw from the global rng
         self._env.set_ep_meta({"layout_id": scene.layout, "style_id": scene.style})
+        self._set_cameras(True)
         try:
             raw = self._env.reset()
         except FileNotFoundError as exc:
@@ -205,7 +215,13 @@ class RoboCasaEnv(gym.Env):
         }
         return self._observation(raw), info
 
+    def _set_cameras(self, on: bool) -> None:
+        if self.render_images and self.camera_every > 1:
+            for cam in self.protocol.cameras:
+                self._env.modify_observable(f"{cam}_image", "enabled", on)
+
     def step(self, action: np.ndarray):
+        self._set_cameras((self._steps + 1) % self.camera_every == 0)
         if self.action_mode == "unified":
             native = self.unified_to_native(check_action(action, UNIFIED_DIM))
         else:

@@ -25,12 +25,13 @@ from envs.robocasa.benchmark import RoboCasaBenchmark
 from envs.robocasa.teleports import SETTLE_STEPS, TELEPORTS
 
 
-def check_task(bench: RoboCasaBenchmark, task, steps: int, camera_size: int, trial: int) -> dict:
+def check_task(bench: RoboCasaBenchmark, task, steps: int, camera_size: int, trial: int, camera_every: int = 1) -> dict:
     out: dict = {"task": task.name}
     env = None
     try:
         t0 = time.perf_counter()
-        env = bench.make_env(task, render=True, camera_size=camera_size, image_size=camera_size)
+        env = bench.make_env(task, render=True, camera_size=camera_size, image_size=camera_size,
+                             camera_every=camera_every)
         obs, info = env.reset(options={"trial": trial})
         out.update(reset_s=time.perf_counter() - t0, layout=info["layout"], style=info["style"],
                    asset_pack=info["asset_pack"], instruction=obs["instruction"])
@@ -42,6 +43,7 @@ def check_task(bench: RoboCasaBenchmark, task, steps: int, camera_size: int, tri
             noop_success |= bool(step_info["success"])
         out["step_ms"] = 1000 * (time.perf_counter() - t0) / max(steps, 1)
         out["steps"] = steps
+        out["rendered_frames"] = 1 + steps // camera_every
         out["noop_success"] = noop_success
         out["image_std"] = {cam: float(np.asarray(img).std()) for cam, img in obs["images"].items()}
         out["image_shape"] = {cam: list(np.asarray(img).shape) for cam, img in obs["images"].items()}
@@ -65,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--camera-size", type=int, default=32)
     ap.add_argument("--trial", type=int, default=0)
+    ap.add_argument("--camera-every", type=int, default=1, help="render cameras every k-th step (and the last)")
     ap.add_argument("tasks", nargs="*", help="v0.1 task names (default: all 24)")
     args = ap.parse_args(argv)
     bench = RoboCasaBenchmark()
@@ -75,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     for task in bench.tasks():
         if args.tasks and task.name not in args.tasks:
             continue
-        result = check_task(bench, task, args.steps, args.camera_size, args.trial)
+        result = check_task(bench, task, args.steps, args.camera_size, args.trial, args.camera_every)
         sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()
     return 0
