@@ -11,10 +11,13 @@ nothing waits on ``sacct`` where there is no accounting daemon.
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 import shutil
+import signal
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,8 +37,32 @@ class ShardJob(submitit.helpers.Checkpointable):
     def __call__(self, index: int) -> str:
         from evaluators.eval_command import run_eval
 
+        _shield_children_from_job_signals()
         run_dir = run_eval([*self.overrides, f"shard.index={index}", f"shard.count={self.count}"])
         return str(run_dir)
+
+
+def _shield_children_from_job_signals() -> None:
+    """Let Slurm's cancel (TERM) and preemption (USR2) signals stop this process, not its env workers.
+
+    Slurm signals every process of the step. Were an env worker to die first,
+    the episode it was running would be recorded as an env error and never be
+    rerun. So child processes inherit a signal mask blocking both (they die
+    with this process: SIGKILL on parent death, or Slurm's final SIGKILL);
+    here TERM exits at once without writing anything (submitit would ignore
+    it and keep running), and USR2 stays with submitit (checkpoint, requeue).
+    A helper thread with both unblocked guarantees a receiver; Python runs
+    the handlers in the main thread.
+    """
+    job_signals = {signal.SIGTERM, signal.SIGUSR2}
+    signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(128 + signum))
+    signal.pthread_sigmask(signal.SIG_BLOCK, job_signals)
+
+    def receive() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, job_signals)
+        threading.Event().wait()
+
+    threading.Thread(target=receive, name="h05-job-signals", daemon=True).start()
 
 
 def _slurm_cmd(args: Sequence[str], timeout: float = 30) -> subprocess.CompletedProcess:
@@ -118,10 +145,11 @@ class SlurmLauncher:
             jobs = self.executor(folder).map_array(ShardJob(overrides, count), list(shards))
         except Exception as exc:  # submitit wraps sbatch's message
             raise LaunchError(f"sbatch refused the array: {exc}") from None
-        job_id = jobs[0].job_id.split("_")[0]
+        job_id = jobs[0].job_id.split("_")[0]  # one shard: submitit submits a plain job, not an array
         append_submission(
             self.run_dir,
-            {"launcher": "slurm", "job_id": job_id, "folder": str(folder.resolve()), "shards": list(shards), "count": count},
+            {"launcher": "slurm", "job_id": job_id, "task_ids": [j.job_id for j in jobs],
+             "folder": str(folder.resolve()), "shards": list(shards), "count": count},
         )
         print(f"[h05] slurm: submitted array job {job_id} ({len(shards)} tasks), logs in {folder}", flush=True)
         return job_id
@@ -143,33 +171,34 @@ def _expand_task_ids(spec: str) -> list[int]:
     return out
 
 
-def _scontrol_states(job_id: str) -> dict[int, TaskState]:
+def _scontrol_states(job_id: str) -> dict[str, TaskState]:
+    """Task id ('12_3', or '12' for a plain job) -> state, for live and recently finished jobs."""
     res = _slurm_cmd(["scontrol", "show", "job", "-o", job_id])
-    out: dict[int, TaskState] = {}
+    out: dict[str, TaskState] = {}
     if res.returncode != 0:
         return out
     for line in res.stdout.splitlines():
         fields = dict(m.groups() for m in re.finditer(r"(\w+)=(\S*)", line))
-        if "ArrayTaskId" not in fields or fields.get("ArrayJobId") != job_id:
-            continue
         state = fields.get("JobState", "UNKNOWN")
-        for k in _expand_task_ids(fields["ArrayTaskId"]):
-            out[k] = TaskState(state=state, task_id=f"{job_id}_{k}", restarts=int(fields.get("Restarts", 0) or 0))
+        restarts = int(fields.get("Restarts", 0) or 0)
+        if "ArrayTaskId" in fields and fields.get("ArrayJobId") == job_id:
+            for k in _expand_task_ids(fields["ArrayTaskId"]):
+                out[f"{job_id}_{k}"] = TaskState(state=state, restarts=restarts)
+        elif fields.get("JobId") == job_id:
+            out[job_id] = TaskState(state=state, restarts=restarts)
     return out
 
 
-def _sacct_states(job_id: str) -> dict[int, TaskState]:
+def _sacct_states(job_id: str) -> dict[str, TaskState]:
     if shutil.which("sacct") is None:
         return {}
     res = _slurm_cmd(["sacct", "-j", job_id, "-X", "-n", "-P", "-o", "JobID,State"])
-    out: dict[int, TaskState] = {}
     if res.returncode != 0:
-        return out  # no accounting daemon: states come from scontrol and result files
+        return {}  # no accounting daemon: states come from scontrol and result files
+    out: dict[str, TaskState] = {}
     for line in res.stdout.splitlines():
         jid, _, state = line.partition("|")
-        m = re.fullmatch(rf"{job_id}_(\d+)", jid)
-        if m:
-            out[int(m.group(1))] = TaskState(state=state.split()[0] if state else "UNKNOWN", task_id=jid)
+        out[jid] = TaskState(state=state.split()[0] if state else "UNKNOWN")
     return out
 
 
@@ -186,24 +215,27 @@ def _result(folder: Path, task_id: str) -> tuple[str, str] | None:
 
 
 def _last_error_line(text: str) -> str:
+    """The most telling line of a crashed task's log: a Python exception, else the last line not from srun."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for ln in reversed(lines):
-        if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", ln) or ln.startswith("submitit"):
-            return ln[:300]
-    return lines[-1][:300] if lines else ""
+    for i in range(len(lines) - 1, -1, -1):
+        if re.match(r"^[\w.]+(Error|Exception|Interrupt|Exit)\b", lines[i]):
+            if lines[i].endswith(":") and i + 1 < len(lines):  # message on the following lines: keep its last
+                return f"{lines[i]} {lines[-1]}"[:300]
+            return lines[i][:300]
+    own = [ln for ln in lines if not ln.startswith(("srun:", "slurmstepd", "submitit "))]
+    return (own or lines or [""])[-1][:300]
 
 
 def task_states(submission: dict[str, Any]) -> dict[int, TaskState]:
-    """Shard index -> state of its array task in ``submission``."""
+    """Shard index -> state of its task in ``submission``."""
     job_id, folder, shards = submission["job_id"], Path(submission["folder"]), submission["shards"]
+    task_ids = submission["task_ids"]
     by_task = _scontrol_states(job_id)
-    missing = [k for k in range(len(shards)) if k not in by_task]
-    if missing:
-        by_task.update({k: v for k, v in _sacct_states(job_id).items() if k in missing})
+    if any(t not in by_task for t in task_ids):
+        by_task = {**_sacct_states(job_id), **by_task}
     out: dict[int, TaskState] = {}
-    for k, shard_index in enumerate(shards):
-        tid = f"{job_id}_{k}"
-        st = by_task.get(k)
+    for tid, shard_index in zip(task_ids, shards):
+        st = by_task.get(tid)
         result = _result(folder, tid)
         if st is None:  # forgotten by the controller and no accounting: the result file decides
             if result is None:
@@ -211,8 +243,8 @@ def task_states(submission: dict[str, Any]) -> dict[int, TaskState]:
             else:
                 st = TaskState(state="COMPLETED" if result[0] == "success" else "FAILED")
         st.task_id = tid
-        if st.state == "CANCELLED" or st.state.startswith("CANCELLED"):
-            st.error = st.error or "cancelled"
+        if st.state.startswith("CANCELLED"):
+            st.state, st.error = "CANCELLED", st.error or "cancelled"
         if result is not None and result[0] == "error" and not st.active:
             st.error = _last_error_line(result[1])
             if st.state == "COMPLETED":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -146,8 +147,10 @@ def status_main(argv: Sequence[str]) -> int:
     p.add_argument("run_dir", help="the run folder, e.g. runs/<name>")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     args = p.parse_args(argv)
-    if not Path(args.run_dir).is_dir():
-        raise FileNotFoundError(f"no run folder {args.run_dir!r}")
-    status = run_status(args.run_dir)
+    try:
+        status = run_status(args.run_dir)
+    except FileNotFoundError as exc:
+        print(f"h05 status: error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(status.to_dict(), indent=2) if args.json else format_status(status))
     return 0 if status.recorded >= status.planned else 1

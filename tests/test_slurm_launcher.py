@@ -1,0 +1,219 @@
+"""`h05 eval launcher=slurm|local` against a REAL single-node Slurm cluster (slurm/cluster.sh).
+
+Blind LIBERO policies, one task, a few short episodes: what is under test is the
+sharding, the job array, requeue/cancel/crash handling and the merged store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from evaluators.eval_command import run_eval
+from evaluators.launchers import LaunchError, read_submissions, wait_for
+from evaluators.status import format_status, run_status, status_main
+from evaluators.store import EpisodeStore, StoreMismatchError
+
+pytestmark = pytest.mark.slurm
+
+ROOT = Path(__file__).resolve().parents[1]
+CLUSTER = ROOT / "slurm" / "cluster.sh"
+# One LIBERO task, short episodes, 3 per shard: enough to hit a task mid-run.
+PLAN = ["policy=random", "tasks=[0]", "trials_per_task=12", "max_steps=30", "progress=false"]
+CRASH_SHARD = 2
+# A real resource failure in one array task: its address space is too small to load the simulator.
+CRASH_SETUP = f"launcher.setup=['if [ \"$SLURM_ARRAY_TASK_ID\" = {CRASH_SHARD} ]; then ulimit -v 60000; fi']"
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    """Start the local cluster (installing Slurm if needed); stop it afterwards if this fixture started it."""
+    was_running = subprocess.run(["bash", str(CLUSTER), "status"], capture_output=True, text=True).stdout
+    subprocess.run(["bash", str(CLUSTER), "start"], check=True, timeout=600)
+    old = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(ROOT / "slurm" / "state" / "slurm.conf")
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    yield
+    if old is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = old
+    if "slurmctld: running" not in was_running:
+        subprocess.run(["bash", str(CLUSTER), "stop"], check=False, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("runs")
+
+
+def _outcomes(run_dir: Path) -> dict[str, tuple]:
+    return {
+        r["episode_id"]: (r["status"], r["success"], r["steps"], r["reward"], r["truncated"], r.get("final_state_sha"))
+        for r in EpisodeStore(run_dir).records()
+    }
+
+
+def _raw_ids(run_dir: Path) -> Counter:
+    ids: Counter = Counter()
+    for f in (run_dir / "records").glob("*.jsonl"):
+        ids.update(json.loads(line)["episode_id"] for line in f.read_text().splitlines() if line.strip())
+    return ids
+
+
+def _lines(run_dir: Path, shard: int) -> int:
+    path = run_dir / "records" / f"shard-{shard:04d}.jsonl"
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def _job_ids() -> set[str]:
+    return set(subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i"], capture_output=True, text=True).stdout.split())
+
+
+@pytest.fixture(scope="module")
+def reference(runs) -> Path:
+    """The plan run in this process (the default launcher)."""
+    return run_eval([*PLAN, f"runs_dir={runs}", "name=reference"])
+
+
+def test_local_launcher_matches_the_local_run(runs):
+    small = ["policy=random", "tasks=[0]", "trials_per_task=4", "max_steps=10", "progress=false", f"runs_dir={runs}"]
+    reference = run_eval([*small, "name=small-reference"])
+    run_dir = run_eval([*small, "name=local", "launcher=local", "launcher.shards=2", "launcher.poll_s=0.5"])
+    assert len(_outcomes(reference)) == 4
+    assert _outcomes(run_dir) == _outcomes(reference)
+    assert [s.task.state for s in run_status(run_dir).shards] == ["COMPLETED"] * 2
+    assert sorted(p.name for p in (run_dir / "records").glob("*.jsonl")) == ["shard-0000.jsonl", "shard-0001.jsonl"]
+
+
+def _preempt(task: str) -> None:
+    """Send the preemption / time-limit signal (USR2) to the task's processes, once.
+
+    scancel retries 5 s later when the job is mid-transition, which it is once
+    submitit requeues it: a late copy would hit the restarted task, so the
+    retry is cut off.
+    """
+    proc = subprocess.Popen(["scancel", "--signal=USR2", task])
+    try:
+        proc.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def chaos(slurm_cluster, runs):
+    """One array of 4: task 0 gets the preemption signal, task 1 is cancelled mid-run, task 2 crashes.
+
+    Then the same command is submitted again (without the injected crash).
+    """
+    run_dir = runs / "chaos"
+    base = [*PLAN, f"runs_dir={runs}", "name=chaos", "launcher=slurm", "launcher.shards=4", "launcher.poll_s=1"]
+    assert run_eval([*base, "launcher.wait=false", CRASH_SETUP]) == run_dir
+    job = read_submissions(run_dir)[0]["job_id"]
+    hit: dict[int, int] = {}
+    deadline = time.monotonic() + 120
+    while len(hit) < 2:
+        assert time.monotonic() < deadline, f"tasks 0/1 never recorded an episode:\n{format_status(run_status(run_dir))}"
+        counts = {i: _lines(run_dir, i) for i in (0, 1)}
+        if 0 not in hit and counts[0] >= 1:
+            _preempt(f"{job}_0")
+            hit[0] = counts[0]
+        if 1 not in hit and counts[1] >= 1:
+            subprocess.run(["scancel", f"{job}_1"], check=True)
+            hit[1] = counts[1]
+        time.sleep(0.1)
+    wait_for(run_dir, poll_s=1)
+    before = run_status(run_dir)
+    before_text = format_status(before)
+    after_dir = run_eval(base)  # the same command again: resumes what is missing
+    return {"job": job, "hit": hit, "before": before, "before_text": before_text, "after": run_status(after_dir), "run_dir": run_dir}
+
+
+def test_array_of_four_tasks_ends_with_exactly_the_records_of_the_local_run(chaos, reference):
+    first = chaos["before"].submissions[0]
+    assert first["shards"] == [0, 1, 2, 3] and first["count"] == 4  # one array of 4 tasks
+    ref = _outcomes(reference)
+    assert len(ref) == 12
+    assert _outcomes(chaos["run_dir"]) == ref  # same ids, same outcomes, same final sim state
+    assert sorted(p.name for p in (chaos["run_dir"] / "records").glob("*.jsonl")) == [f"shard-000{i}.jsonl" for i in range(4)]
+    assert (chaos["run_dir"] / "table.md").exists()
+
+
+def test_preempted_task_is_requeued_and_finishes(chaos):
+    shard0 = chaos["before"].shards[0]
+    assert chaos["hit"][0] < shard0.planned  # the signal arrived mid-run
+    assert shard0.task.state == "COMPLETED"
+    assert shard0.task.restarts >= 1  # submitit checkpointed and requeued it
+    assert shard0.recorded == shard0.planned and shard0.errors == 0
+    log = Path(chaos["before"].submissions[0]["folder"]) / f"{chaos['job']}_0_0_log.err"
+    assert "preempted" in log.read_text()
+
+
+def test_cancelled_task_is_detected_and_resubmission_completes_without_duplicates(chaos):
+    shard1 = chaos["before"].shards[1]
+    assert shard1.task.state.startswith("CANCELLED")
+    assert shard1.recorded < shard1.planned
+    after = chaos["after"]
+    subs = after.submissions
+    assert len(subs) == 2 and subs[1]["shards"] == [1, CRASH_SHARD]  # only the incomplete shards went again
+    assert after.recorded == after.planned == 12
+    counts = _raw_ids(chaos["run_dir"])
+    assert len(counts) == 12 and max(counts.values()) == 1  # no episode recorded twice, in any file
+    assert all(s.task.state == "COMPLETED" for s in after.shards)
+    assert after.errors == 0  # killing a task mid-episode records nothing for that episode
+
+
+def test_crashed_shard_leaves_the_others_untouched_and_shows_its_error(chaos, capsys):
+    before = chaos["before"]
+    crashed = before.shards[CRASH_SHARD]
+    assert crashed.task.state == "FAILED"
+    assert crashed.recorded == 0
+    assert "failed to map segment" in crashed.task.error  # numpy cannot load: the address-space limit
+    assert crashed.task.error in chaos["before_text"]
+    untouched = before.shards[3]
+    assert untouched.task.state == "COMPLETED" and untouched.recorded == untouched.planned and untouched.errors == 0
+    # The command-line view of the finished run.
+    assert status_main([str(chaos["run_dir"])]) == 0
+    out = capsys.readouterr().out
+    assert "12/12 episodes recorded" in out
+
+
+# -- bad input: a clear error, nothing submitted ------------------------------
+
+
+def test_unknown_partition_is_refused_before_submitting(slurm_cluster, runs):
+    jobs = _job_ids()
+    with pytest.raises(LaunchError, match="unknown Slurm partition 'nope'.*debug"):
+        run_eval([*PLAN, f"runs_dir={runs}", "name=badpart", "launcher=slurm", "launcher.partition=nope"])
+    assert _job_ids() == jobs
+    assert read_submissions(runs / "badpart") == []
+
+
+def test_missing_slurm_is_refused_before_submitting(runs, monkeypatch):
+    monkeypatch.setenv("PATH", str(ROOT / ".venv" / "bin"))
+    with pytest.raises(LaunchError, match="needs Slurm's 'sbatch' on PATH"):
+        run_eval([*PLAN, f"runs_dir={runs}", "name=noslurm", "launcher=slurm"])
+    assert read_submissions(runs / "noslurm") == []
+
+
+def test_store_of_a_different_plan_is_refused_before_submitting(slurm_cluster, runs):
+    EpisodeStore(runs / "other").bind_plan("0123456789abcdef0123", {"episodes": 3})
+    jobs = _job_ids()
+    with pytest.raises(StoreMismatchError, match="different plan"):
+        run_eval([*PLAN, f"runs_dir={runs}", "name=other", "launcher=slurm"])
+    assert _job_ids() == jobs
+    assert not (runs / "other" / "launch").exists()
+
+
+def test_bad_launcher_settings_are_clear_errors(runs):
+    with pytest.raises(LaunchError, match="launcher.shards must be a positive integer, got 0"):
+        run_eval([*PLAN, f"runs_dir={runs}", "name=badshards", "launcher=local", "launcher.shards=0"])
+    with pytest.raises(LaunchError, match="use launcher.shards=N"):
+        run_eval([*PLAN, f"runs_dir={runs}", "name=badshards2", "launcher=local", "shard.count=2"])
