@@ -59,9 +59,9 @@ def test_overfitting_one_batch_makes_the_flow_loss_fall(tokenizer):
     cfg = BeingHConfig.preset("tiny")
     model = BeingH05(cfg)
     obs, targets = _batch(cfg, tokenizer, ["pick up the bowl", "close the drawer"]), _targets(2)
-    hist = _train(model, obs, targets, 30, fixed_draws=True)
-    first = sum(h["flow_loss"] for h in hist[:5]) / 5
-    last = sum(h["flow_loss"] for h in hist[-5:]) / 5
+    hist = _train(model, obs, targets, 15, lr=5e-3, fixed_draws=True)
+    first = hist[0]["flow_loss"]
+    last = sum(h["flow_loss"] for h in hist[-3:]) / 3
     assert last < 0.5 * first, (first, last)
 
 
@@ -139,18 +139,18 @@ def test_mof_routes_distinct_embodiments_to_distinct_experts_after_short_trainin
     model = BeingH05(cfg)
     names = {k for k in model.state_dict() if "experts" in k}
     assert names and all("layers.1.mlp_mot_gen.experts." in k for k in names)  # layer 0 stays shared
-    instr = ["franka: pick up the cube"] * 4 + ["humanoid: wave the right hand"] * 4
+    instr = ["franka: pick up the cube"] * 2 + ["humanoid: wave the right hand"] * 2
     obs = _batch(cfg, tokenizer, instr)
-    obs.state[:4] = torch.linspace(-1, 1, 200)
-    obs.state[4:] = -torch.linspace(-1, 1, 200)
-    targets = _targets(8, embodiments=["franka"] * 4 + ["humanoid"] * 4)
-    targets.actions[:4] = targets.actions[0]
-    targets.actions[4:] = -targets.actions[0]
-    _train(model, obs, targets, 30, lr=3e-3)
+    obs.state[:2] = torch.linspace(-1, 1, 200)
+    obs.state[2:] = -torch.linspace(-1, 1, 200)
+    targets = _targets(4, embodiments=["franka"] * 2 + ["humanoid"] * 2)
+    targets.actions[:2] = targets.actions[0]
+    targets.actions[2:] = -targets.actions[0]
+    _train(model, obs, targets, 15, lr=3e-3)
     with torch.no_grad():
         chosen = model.embed_prefix(obs).routing.chosen
-    assert len(set(chosen[:4].tolist())) == 1 and len(set(chosen[4:].tolist())) == 1
-    assert chosen[0] != chosen[4]
+    assert len(set(chosen[:2].tolist())) == 1 and len(set(chosen[2:].tolist())) == 1
+    assert chosen[0] != chosen[2]
     off = BeingHConfig.preset("tiny")
     assert not any("experts" in k or "mof" in k for k in BeingH05(off).state_dict())
 
@@ -175,6 +175,6 @@ def test_masked_motion_tokens_and_flow_answer_are_mutually_invisible(tokenizer):
     assert not torch.allclose(h1, h2)
     targets = _targets(2)
     targets.motion_codes = torch.randint(0, 32, (2, 16), generator=torch.Generator().manual_seed(0))
-    hist = _train(model, obs, targets, 25, lr=3e-3)
+    hist = _train(model, obs, targets, 10, lr=5e-3, fixed_draws=True)
     assert "motion_loss" in hist[0]
-    assert sum(h["motion_loss"] for h in hist[-5:]) < sum(h["motion_loss"] for h in hist[:5])
+    assert hist[-1]["motion_loss"] < hist[0]["motion_loss"], [h["motion_loss"] for h in hist]
