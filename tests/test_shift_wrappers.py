@@ -159,9 +159,6 @@ def test_libero_scene_shifts_change_the_scene_not_the_physics(libero_env: Sensor
     assert sum(n.startswith("h05_distractor_") for n in names) == 3
     assert np.abs(cluttered["images"]["agentview"].astype(np.int16) - clean["images"]["agentview"]).mean() > 0.2
     np.testing.assert_array_equal(cluttered["state"], clean["state"])  # visual-only objects: same physics
-    again, _ = libero_env.reset(seed=41, options=opts("none", 0))
-    for cam in clean["images"]:
-        np.testing.assert_array_equal(again["images"][cam], clean["images"][cam])
 
 
 def test_twins_scene_shifts_and_no_distractors() -> None:
