@@ -24,6 +24,7 @@ $(ROBOCASA_VENV)/.setup-stamp: requirements/lock-robocasa.txt scripts/setup_robo
 
 # Official RoboCasa kitchen assets (~10 GB, external host), then make them the active pack
 robocasa-assets: $(ROBOCASA_VENV)/.setup-stamp
+	$(ROBOCASA_VENV)/bin/python -m sim_assets.robocasa_lite.generate --unlink
 	$(ROBOCASA_VENV)/bin/python -m robocasa.scripts.download_kitchen_assets
 	ROBOCASA_VENV=$(ROBOCASA_VENV) bash scripts/setup_robocasa.sh
 
@@ -32,8 +33,10 @@ $(VENV)/.setup-stamp: pyproject.toml requirements/lock-cpu.txt scripts/setup_sys
 	VENV=$(VENV) TORCH_VERSION=$(TORCH_VERSION) TORCH_INDEX=$(TORCH_INDEX) bash scripts/setup_venv.sh
 	touch $@
 
+# make eval CLUSTER=slurm (or local): the plan as shards of one Slurm job array / N processes (docs/slurm.md)
+CLUSTER ?=
 eval: setup
-	$(VENV)/bin/h05 eval $(ARGS)
+	$(VENV)/bin/h05 eval $(if $(CLUSTER),launcher=$(CLUSTER)) $(ARGS)
 
 list: setup
 	$(VENV)/bin/h05 list tasks

@@ -218,7 +218,8 @@ class RoboCasaEnv(gym.Env):
     def _set_cameras(self, on: bool) -> None:
         if self.render_images and self.camera_every > 1:
             for cam in self.protocol.cameras:
-                self._env.modify_observable(f"{cam}_image", "enabled", on)
+                if f"{cam}_image" in self._env._observables:  # created at the first reset
+                    self._env.modify_observable(f"{cam}_image", "enabled", on)
 
     def step(self, action: np.ndarray):
         self._set_cameras((self._steps + 1) % self.camera_every == 0)

@@ -66,7 +66,7 @@ class Moving:
             f'<body name="{self.name}" pos="{pos}">\n'
             f'<joint name="{self.joint}" type="{self.kind}" axis="{self.axis}" range="{self.range[0]:.4f} {self.range[1]:.4f}" '
             f'limited="true" damping="1" frictionloss="0.1" armature="0.01"/>\n'
-            f'<inertial pos="0 0 0" mass="0.05" diaginertia="0.0002 0.0002 0.0002"/>\n{inner}\n{self.extra}\n</body>'
+            f'<inertial pos="0 0 0" mass="0.1" diaginertia="0.002 0.002 0.002"/>\n{inner}\n{self.extra}\n</body>'
         )
 
 
@@ -114,19 +114,20 @@ def sink(name: str) -> str:
         Part("basin_right", "box", (t, d / 2, h / 2), (w / 2 - t, 0, 0), STEEL),
     ]
     top = h / 2
+    back = d / 2 - 0.05  # faucet stands on the basin's back rim, inside reg_main (behind it is the wall)
     handle = Moving(
-        "handle", (0.12, d / 2 + 0.04, top + 0.05), "handle_joint", "1 0 0", (0.0, 1.57),
+        "handle", (0.12, back, top + 0.05), "handle_joint", "1 0 0", (0.0, 1.57),
         [Part("handle_lever", "box", (0.01, 0.06, 0.01), (0, -0.06, 0.0), STEEL)],
     )
     temp = Moving(
-        "handle_temp", (0.12, d / 2 + 0.04, top + 0.02), "handle_temp_joint", "0 0 1", (-1.0, 1.0),
+        "handle_temp", (0.12, back, top + 0.02), "handle_temp_joint", "0 0 1", (-1.0, 1.0),
         [Part("temp_knob", "cylinder", (0.015, 0.01), (0, 0, 0), STEEL, collide=False)],
     )
     spout = Moving(
-        "spout", (0.0, d / 2 + 0.04, top), "spout_joint", "0 0 1", (-1.57, 1.57),
+        "spout", (0.0, back, top + 0.01), "spout_joint", "0 0 1", (-1.57, 1.57),
         [
-            Part("spout_column", "cylinder", (0.015, 0.12), (0, 0, 0.12), STEEL),
-            Part("spout_arm", "box", (0.012, 0.10, 0.012), (0, -0.10, 0.23), STEEL),
+            Part("spout_column", "cylinder", (0.015, 0.12), (0, 0, 0.12), STEEL, collide=False),
+            Part("spout_arm", "box", (0.012, 0.10, 0.012), (0, -0.10, 0.23), STEEL, collide=False),
         ],
         # the water column hangs from the spout's mouth (RoboCasa finds it on a body under object)
         extra=site("water", (0.0, -0.19, 0.10), size="0.01 0.10", type_="cylinder", rgba="0.5 0.7 1 0"),

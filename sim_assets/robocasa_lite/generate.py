@@ -164,6 +164,15 @@ def link_missing(pack: Path, root: Path) -> int:
     return links
 
 
+def unlink_packs(root: Path) -> int:
+    """Remove every link a previous install made under ``root`` (the shipped package has none)."""
+    links = [p for p in root.rglob("*") if p.is_symlink()]
+    for link in links:
+        link.unlink()
+    (root / ASSET_MARKER).unlink(missing_ok=True)
+    return len(links)
+
+
 def install(pack: Path, root: Path | None = None, official: Path | None = None) -> dict:
     """Make an asset pack active in the package assets and write the marker naming it.
 
@@ -173,19 +182,14 @@ def install(pack: Path, root: Path | None = None, official: Path | None = None) 
     a partial official folder is never silently completed with lite stand-ins.
     """
     root = root or package_assets_root()
-    in_package = (root / "textures").is_dir() and not (root / "textures").is_symlink()
+    unlink_packs(root)
     if official is not None:
         source, kind = official, "official"
-    elif in_package:
+    elif (root / "textures").is_dir():
         source, kind = root, "official"
     else:
         source, kind = pack, "lite"
-    if source != root:
-        for link in [p for p in root.rglob("*") if p.is_symlink()]:
-            link.unlink()  # drop the links of a previously active pack
-        links = link_missing(source, root)
-    else:
-        links = 0
+    links = link_missing(source, root) if source != root else 0
     marker = {"pack": kind, "version": PACK_VERSION if kind == "lite" else "official",
               "source": str(source.resolve()), "links": links}
     (root / ASSET_MARKER).write_text(json.dumps(marker, indent=1))
@@ -196,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("H05_ROBOCASA_LITE_DIR", DEFAULT_OUT)))
     parser.add_argument("--install", action="store_true", help="link the pack into robocasa/models/assets")
+    parser.add_argument("--unlink", action="store_true", help="only remove installed links (before an official download)")
     args = parser.parse_args(argv)
+    if args.unlink:
+        print(f"removed {unlink_packs(package_assets_root())} asset links", file=sys.stderr)
+        return 0
     counts = generate(args.out)
     print(f"robocasa lite pack {PACK_VERSION} at {args.out}: {counts}", file=sys.stderr)
     if args.install:
