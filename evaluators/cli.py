@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("evaluators.cli:list_main", "list benchmarks, suites, tasks or embodiments"),
     "ablate": ("evaluators.ablate:ablate_main", "delay x UAC x MPG x sensory-shift grid, curves and table: h05 ablate --suites ... --delays 0 1 2 3 4"),
     "demos": ("envs.twins.demos:demos_main", "record scripted-expert demos as LeRobot v3.0 datasets: h05 demos --benchmark twins ..."),
+    "train": ("h05.training.command:train_main", "train / post-train Being-H0.5 on LeRobot v3.0 datasets: h05 train [key=value ...] (hydra overrides)"),
     "serve": ("evaluators.serving.server:serve_main", "serve a policy over websocket+msgpack: h05 serve policy=noop [port=8765]"),
     "status": ("evaluators.status:status_main", "progress of a run folder: h05 status runs/<name> [--json]"),
     "leaderboard": ("leaderboards.command:leaderboard_main", "tables, matrices and plots from runs: h05 leaderboard runs/<name> ..."),
@@ -34,6 +35,7 @@ USER_ERRORS = (
     "evaluators.serving.server:ServingConfigError",
     "evaluators.serving.client:RemotePolicyError",
     "evaluators.launchers:LaunchError",
+    "h05.data.lerobot:DatasetError",
 )
 
 
