@@ -53,8 +53,7 @@ def success_table(records: pd.DataFrame, planned: Iterable[tuple[str, str]] | No
             rows.append(_row("task", suite, task, g, int(planned_counts[(suite, task)])))
         g = records[records["suite"] == suite]
         rows.append(_row("suite", suite, "", g, int(planned_counts[suite].sum())))
-    if plan["suite"].nunique() > 1 or not rows:
-        rows.append(_row("overall", "", "", records, int(planned_counts.sum())))
+    rows.append(_row("overall", "", "", records, int(planned_counts.sum())))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
