@@ -12,8 +12,9 @@ the env is built with ``action_space="native"``).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
+import gymnasium as gym
 import numpy as np
 
 from envs.unified_space import UNIFIED_DIM
@@ -62,3 +63,18 @@ def check_action(action: Any, dim: int = UNIFIED_DIM, what: str = "action") -> n
             f"{what} has non-finite values at slots {idx.tolist()[:10]}: {arr[idx][:10].tolist()}"
         )
     return arr
+
+
+def observation_space(cameras: Sequence[str], image_size: int) -> gym.spaces.Dict:
+    """The gymnasium space of the contract for the given cameras (none when not rendering)."""
+    img = gym.spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
+    return gym.spaces.Dict(
+        {
+            "images": gym.spaces.Dict({c: img for c in cameras}),
+            "state": gym.spaces.Box(-np.inf, np.inf, (UNIFIED_DIM,), np.float32),
+            "state_mask": gym.spaces.MultiBinary(UNIFIED_DIM),
+            "instruction": gym.spaces.Text(1000),
+            "embodiment": gym.spaces.Text(100),
+            "task": gym.spaces.Text(300),
+        }
+    )

@@ -19,7 +19,7 @@ import numpy as np
 from envs.benchmarks import TaskInfo
 from envs.libero.benchmark import bddl_path, init_states
 from envs.libero.protocol import load_protocol
-from envs.observation import check_action
+from envs.observation import check_action, observation_space
 from envs.rendering import configure_headless_rendering, resize_upright
 from envs.unified_space import UNIFIED_DIM, embodiment
 
@@ -88,17 +88,7 @@ class LiberoEnv(gym.Env):
         )
         n = UNIFIED_DIM if action_space == "unified" else 7
         self.action_space = gym.spaces.Box(-np.inf, np.inf, (n,), np.float32)
-        img = gym.spaces.Box(0, 255, (self.protocol.image_size, self.protocol.image_size, 3), np.uint8)
-        self.observation_space = gym.spaces.Dict(
-            {
-                "images": gym.spaces.Dict({c: img for c in self.protocol.cameras} if render else {}),
-                "state": gym.spaces.Box(-np.inf, np.inf, (UNIFIED_DIM,), np.float32),
-                "state_mask": gym.spaces.MultiBinary(UNIFIED_DIM),
-                "instruction": gym.spaces.Text(1000),
-                "embodiment": gym.spaces.Text(100),
-                "task": gym.spaces.Text(300),
-            }
-        )
+        self.observation_space = observation_space(self.protocol.cameras if render else (), self.protocol.image_size)
         self._steps = 0
         self._state_mask = self.mapping.mask("state")
         self._noop = self.native_to_unified(np.asarray(self.protocol.settle_action, dtype=np.float32))
