@@ -217,3 +217,21 @@ def test_bad_launcher_settings_are_clear_errors(runs):
         run_eval([*PLAN, f"runs_dir={runs}", "name=badshards", "launcher=local", "launcher.shards=0"])
     with pytest.raises(LaunchError, match="use launcher.shards=N"):
         run_eval([*PLAN, f"runs_dir={runs}", "name=badshards2", "launcher=local", "shard.count=2"])
+
+
+@pytest.mark.slow
+def test_hydra_multirun_sweep_is_one_array_through_submitit(slurm_cluster, runs):
+    sweep_dir = runs / "sweep-multirun"
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "python"), "-m", "evaluators.launchers_sweep", "-m",
+        "hydra/launcher=submitit_slurm", "hydra.launcher.timeout_min=10", "hydra.launcher.cpus_per_task=1",
+        "policy=noop,random", "tasks=[0]", "trials_per_task=1", "max_steps=5", "progress=false",
+        f"runs_dir={runs}", "name=grid", f"hydra.sweep.dir={sweep_dir}",
+    ]
+    subprocess.run(cmd, check=True, cwd=runs, timeout=600, capture_output=True)
+    points = sorted(p.name for p in (runs / "grid").iterdir())
+    assert points == ["max_steps_5_policy_noop_tasks_0_trials_per_task_1", "max_steps_5_policy_random_tasks_0_trials_per_task_1"]
+    for p in points:
+        assert len(EpisodeStore(runs / "grid" / p).records()) == 1
+    task_dirs = sorted(p.name for p in (sweep_dir / ".submitit").iterdir() if p.is_dir() and "_" in p.name)
+    assert len(task_dirs) == 2 and len({d.split("_")[0] for d in task_dirs}) == 1  # one array job, two tasks
