@@ -171,11 +171,17 @@ def _expand_task_ids(spec: str) -> list[int]:
     return out
 
 
+class SlurmUnreachable(RuntimeError):
+    """scontrol got no answer from the controller (down, or SLURM_CONF not set)."""
+
+
 def _scontrol_states(job_id: str) -> dict[str, TaskState]:
     """Task id ('12_3', or '12' for a plain job) -> state, for live and recently finished jobs."""
     res = _slurm_cmd(["scontrol", "show", "job", "-o", job_id])
     out: dict[str, TaskState] = {}
     if res.returncode != 0:
+        if "Invalid job id" not in res.stderr:  # not aged out: the controller did not answer
+            raise SlurmUnreachable(res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"exit {res.returncode}")
         return out
     for line in res.stdout.splitlines():
         fields = dict(m.groups() for m in re.finditer(r"(\w+)=(\S*)", line))
@@ -230,15 +236,21 @@ def task_states(submission: dict[str, Any]) -> dict[int, TaskState]:
     """Shard index -> state of its task in ``submission``."""
     job_id, folder, shards = submission["job_id"], Path(submission["folder"]), submission["shards"]
     task_ids = submission["task_ids"]
-    by_task = _scontrol_states(job_id)
-    if any(t not in by_task for t in task_ids):
+    unreachable = ""
+    try:
+        by_task = _scontrol_states(job_id)
+    except SlurmUnreachable as exc:
+        by_task, unreachable = {}, str(exc)
+    if any(t not in by_task for t in task_ids) and not unreachable:
         by_task = {**_sacct_states(job_id), **by_task}
     out: dict[int, TaskState] = {}
     for tid, shard_index in zip(task_ids, shards):
         st = by_task.get(tid)
         result = _result(folder, tid)
         if st is None:  # forgotten by the controller and no accounting: the result file decides
-            if result is None:
+            if result is None and unreachable:  # counts as active: waiting goes on until Slurm answers
+                st = TaskState(state="UNREACHABLE", error=f"Slurm did not answer: {unreachable}")
+            elif result is None:
                 st = TaskState(state="UNKNOWN", error="no record in Slurm and no result file (cancelled or lost)")
             else:
                 st = TaskState(state="COMPLETED" if result[0] == "success" else "FAILED")

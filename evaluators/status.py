@@ -21,6 +21,7 @@ from evaluators.store import EpisodeStore
 ACTIVE_STATES = {
     "PENDING", "RUNNING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING", "SUSPENDED",
     "COMPLETING", "CONFIGURING", "STAGE_OUT", "SIGNALING", "PREEMPTED", "STARTING",
+    "UNREACHABLE",  # the controller did not answer: the task may still be running
 }
 
 
