@@ -104,6 +104,9 @@ EOF
 
 start() {
   install_packages
+  mkdir -p "$STATE"
+  exec 9>"$STATE/.start.lock"
+  flock 9  # two test sessions starting at once must not start two controllers
   if pid_alive "$STATE/run/munged.pid" && pid_alive "$STATE/run/slurmctld.pid" && pid_alive "$STATE/run/slurmd.pid"; then
     wait_ready
     return 0
