@@ -23,13 +23,12 @@ exits when its request pipe closes.
 from __future__ import annotations
 
 import ctypes
-import importlib
 import os
 import signal
 import sys
 import traceback
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import Any
 
 PROTOCOL_VERSION = 1
 
@@ -53,16 +52,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return str(value)
-
-
-def _load(entry: str) -> Callable[..., Any]:
-    if not isinstance(entry, str) or ":" not in entry:
-        raise ValueError(f"wrapper entry must be 'module:attribute', got {entry!r}")
-    module, attr = entry.split(":", 1)
-    obj: Any = importlib.import_module(module)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 class WorkerSession:
@@ -90,15 +79,15 @@ class WorkerSession:
 
     def op_make(self, request: dict) -> dict:
         from envs.benchmarks import find_task, get_benchmark
-        from envs.worker_checks import CheckedEnv
+        from envs.env_stack import make_env_stack
 
         self.op_close(request)
         bench = get_benchmark(request["benchmark"])
         task = find_task(bench, request["suite"], request["task"])
-        env = bench.make_env(task, render=bool(request.get("render", True)), max_steps=request.get("max_steps"))
-        for w in request.get("wrappers") or []:
-            env = _load(w["entry"])(env, **(w.get("kwargs") or {}))
-        self.env = CheckedEnv(env)
+        self.env = make_env_stack(
+            bench, task, render=bool(request.get("render", True)), max_steps=request.get("max_steps"),
+            wrappers=request.get("wrappers") or (),
+        )
         fields = asdict(task)
         fields["extra"] = _plain(fields.get("extra", {}))
         return {"task": fields, "pid": os.getpid()}

@@ -17,9 +17,9 @@ from importlib import metadata
 from typing import Any, Callable, Sequence
 
 from envs.benchmarks import TaskInfo, find_task, get_benchmark
-from envs.shift import SensoryShift, check_shift_applied, shift_options
+from envs.env_stack import make_env_stack
+from envs.shift import check_shift_applied, shift_options
 from envs.unified_space import embodiment
-from envs.worker_checks import CheckedEnv
 from evaluators.env_pool import EnvWorkerSettings, WorkerEnvCache
 from evaluators.executors import Executor, PolicyFault, executor_for_spec, make_executor
 from evaluators.plan import EpisodeSpec
@@ -59,7 +59,7 @@ class EnvCache:
         key = (spec.benchmark, task.key)
         if self.key != key or self.env is None:
             self.close()
-            self.env = CheckedEnv(SensoryShift(bench.make_env(task, render=self.render, max_steps=spec.max_steps)))
+            self.env = make_env_stack(bench, task, render=self.render, max_steps=spec.max_steps)
             self.key = key
         return self.env, task
 
