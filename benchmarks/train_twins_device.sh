@@ -66,7 +66,7 @@ datasets() {  # $1: pairs -> hydra list of existing datasets
 }
 COMMON=(model.preset=$PRESET model.text_head=zero save_prune_vocab=true save_tokenizer=false benchmark=twins
         metadata_name=twins train.batch_size=$BATCH train.max_minutes=$MINUTES train.warmup=200 train.lr=3e-4
-        train.save_every=1000 device=$DEVICE data.decode_threads=8 progress=false)
+        train.save_every=1000 device=$DEVICE data.decode_threads=8 progress=false precision=${PRECISION:-auto})
 
 # 2. train A and B at once on the one GPU
 $PY -m evaluators.cli train "datasets=$(datasets "$PAIRS_A")" out=$WORK/train_A train.steps=$STEPS_A "${COMMON[@]}" \
