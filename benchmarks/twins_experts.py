@@ -60,9 +60,12 @@ def run_pair(args: tuple[str, str, int, str, str]) -> dict:
         with path.open("a") as f:
             for i in todo:
                 e0 = time.perf_counter()
-                r = run_expert_episode(env, i)
+                try:
+                    r = run_expert_episode(env, i)
+                except Exception as exc:  # recorded as a failed episode, never silently dropped
+                    r = {"success": False, "steps": 0, "error": f"{type(exc).__name__}: {exc}"}
                 rec = {"init_index": i, "success": r["success"], "steps": r["steps"], "code": fingerprint,
-                       "seconds": round(time.perf_counter() - e0, 3)}
+                       "seconds": round(time.perf_counter() - e0, 3)} | ({"error": r["error"]} if "error" in r else {})
                 f.write(json.dumps(rec) + "\n")
                 f.flush()
                 done[i] = rec

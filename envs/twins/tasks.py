@@ -106,20 +106,27 @@ def sample_points(
     spec: EmbodimentSpec, rng: np.random.Generator, names: tuple[str, ...], min_dist: float,
     regions: Mapping[str, tuple[float, float, float, float]] | None = None, bimanual: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Rejection-sample object xy in the workspace (regions in normalised [-1, 1] coordinates)."""
+    """Sample object xy in the workspace, each at least ``min_dist`` from the others (regions in
+    normalised [-1, 1] coordinates). Objects are placed one at a time, each redrawn until it fits;
+    a dead end restarts the scene, so crowded layouts (four items in a small humanoid workspace)
+    are found where drawing all points at once and rejecting the set almost never succeeds."""
     center = np.array(spec.bimanual_center if bimanual else spec.workspace_center)
     half = np.array(spec.bimanual_half if bimanual else spec.workspace_half)
     regions = regions or {}
-    for _ in range(10_000):
-        pts = {}
-        for n in names:
+    order = sorted(names, key=lambda n: n not in regions)  # constrained items first, while there is room
+    for _ in range(1_000):
+        pts: dict[str, np.ndarray] = {}
+        for n in order:
             x0, x1, y0, y1 = regions.get(n, (-1, 1, -1, 1))
-            u = np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)])
-            pts[n] = center + u * half
-        xy = np.array(list(pts.values()))
-        d = np.linalg.norm(xy[:, None] - xy[None], axis=-1) + np.eye(len(xy)) * 1e9
-        if d.min() >= min_dist:
-            return pts
+            for _ in range(200):
+                p = center + np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)]) * half
+                if all(np.linalg.norm(p - q) >= min_dist for q in pts.values()):
+                    pts[n] = p
+                    break
+            else:
+                break
+        if len(pts) == len(names):
+            return {n: pts[n] for n in names}
     raise RuntimeError(f"could not place {names} in {spec.name}'s workspace with spacing {min_dist}")
 
 
