@@ -101,12 +101,21 @@ def _on(target: str, dz_in_sizes: float = 0.0) -> Callable[[SceneView], np.ndarr
     return fn
 
 
-def _pad_slot(pad: str, dy_in_sizes: float) -> Callable[[SceneView], np.ndarray]:
+def _pad_slot(pad: str, obj: str, others: tuple[str, ...], half_len: float) -> Callable[[SceneView], np.ndarray]:
+    """A free slot along a long pad (its y axis) for ``obj``: one slot per object, ``half_len`` sizes
+    apart at most, taking the one farthest from the other objects, so a hand wider than a cube
+    (fingers span about +-1.1 sizes in y) never lands on a neighbour."""
+
     def fn(v: SceneView) -> np.ndarray:
-        p = v.pos[pad].copy()
-        p[1] += dy_in_sizes * v.s
-        p[2] = v.s / 2
-        return p
+        base = v.pos[pad].copy()
+        base[2] = v.s / 2
+        cands = [base + np.array([0.0, dy * v.s, 0.0]) for dy in np.linspace(-half_len, half_len, len(others))]
+        others_xy = [v.pos[o][:2] for o in others if o != obj]
+
+        def clearance(c: np.ndarray) -> float:
+            return min((np.linalg.norm(c[:2] - q) for q in others_xy), default=np.inf)
+
+        return max(cands, key=lambda c: (round(clearance(c) / v.s, 1), -abs(c[1] - base[1])))
 
     return fn
 
@@ -169,6 +178,7 @@ def _lift_tray(v: SceneView) -> list[Keyframe]:
 def expert_stages(task: str, hover: float) -> list[Stage]:
     """The stages of the scripted expert for ``task`` (single-arm tasks use the right arm)."""
     r = "right"
+    cubes3 = ("red_cube", "blue_cube", "green_cube")
     table: dict[str, list[Stage]] = {
         "place_on_pad": _pick_place(r, "red_cube", _on("green_pad"), hover),
         "stack_blocks": _pick_place(r, "red_cube", _on("blue_cube", 1.0), hover, clearance=0.005),
@@ -176,9 +186,9 @@ def expert_stages(task: str, hover: float) -> list[Stage]:
         "sort_cubes": _pick_place(r, "red_cube", _on("red_pad"), hover) + _pick_place(r, "blue_cube", _on("blue_pad"), hover),
         "stack_three": _pick_place(r, "blue_cube", _on("green_cube", 1.0), hover, clearance=0.005)
         + _pick_place(r, "red_cube", _on("blue_cube", 1.0), hover, clearance=0.005),
-        "clear_table": _pick_place(r, "red_cube", _pad_slot("yellow_pad", -1.5), hover)
-        + _pick_place(r, "blue_cube", _pad_slot("yellow_pad", 0.0), hover)
-        + _pick_place(r, "green_cube", _pad_slot("yellow_pad", 1.5), hover),
+        "clear_table": [
+            stage for c in cubes3 for stage in _pick_place(r, c, _pad_slot("yellow_pad", c, cubes3, 2.0), hover)
+        ],
         "handover": [_handover],
         "lift_tray": [_lift_tray],
         "novel_colour": _pick_place(r, "purple_cube", _on("green_pad"), hover),
