@@ -24,13 +24,13 @@ STEPS = 50
 CAMERA_EVERY = 10
 
 
-def _run_selfcheck(task_groups: list[list[str]]) -> dict[str, dict]:
+def _run_selfcheck(task_groups: list[list[str]], extra: list[str] = ()) -> dict[str, dict]:
     assert PYTHON.exists(), f"{PYTHON} missing: run make setup (scripts/setup_robocasa.sh)"
     env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
     procs = [
         subprocess.Popen(
             [str(PYTHON), "-m", "envs.robocasa.selfcheck", "--steps", str(STEPS), "--camera-size", "32",
-             "--camera-every", str(CAMERA_EVERY), *group],
+             "--camera-every", str(CAMERA_EVERY), *extra, *group],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for group in task_groups
