@@ -92,10 +92,23 @@ def _pick_place(side: str, obj: str, place: Callable[[SceneView], np.ndarray], h
     return [_pick(side, obj, hover), _carry(side, obj, place, hover), _release(side, obj, place, hover, clearance)]
 
 
-def _on(target: str, dz_in_sizes: float = 0.0) -> Callable[[SceneView], np.ndarray]:
+def _on(target: str) -> Callable[[SceneView], np.ndarray]:
+    """Centre of an object resting on the table over ``target`` (a pad)."""
+
     def fn(v: SceneView) -> np.ndarray:
         p = v.pos[target].copy()
-        p[2] = v.s / 2 + dz_in_sizes * v.s
+        p[2] = v.s / 2
+        return p
+
+    return fn
+
+
+def _on_top(target: str) -> Callable[[SceneView], np.ndarray]:
+    """Centre of a cube resting on top of the cube ``target``, wherever that one now stands."""
+
+    def fn(v: SceneView) -> np.ndarray:
+        p = v.pos[target].copy()
+        p[2] += v.s
         return p
 
     return fn
@@ -181,11 +194,11 @@ def expert_stages(task: str, hover: float) -> list[Stage]:
     cubes3 = ("red_cube", "blue_cube", "green_cube")
     table: dict[str, list[Stage]] = {
         "place_on_pad": _pick_place(r, "red_cube", _on("green_pad"), hover),
-        "stack_blocks": _pick_place(r, "red_cube", _on("blue_cube", 1.0), hover, clearance=0.005),
+        "stack_blocks": _pick_place(r, "red_cube", _on_top("blue_cube"), hover, clearance=0.005),
         "place_left_of": _pick_place(r, "red_cube", _left_of("blue_cube"), hover),
         "sort_cubes": _pick_place(r, "red_cube", _on("red_pad"), hover) + _pick_place(r, "blue_cube", _on("blue_pad"), hover),
-        "stack_three": _pick_place(r, "blue_cube", _on("green_cube", 1.0), hover, clearance=0.005)
-        + _pick_place(r, "red_cube", _on("blue_cube", 1.0), hover, clearance=0.005),
+        "stack_three": _pick_place(r, "blue_cube", _on_top("green_cube"), hover, clearance=0.005)
+        + _pick_place(r, "red_cube", _on_top("blue_cube"), hover, clearance=0.005),
         "clear_table": [
             stage for c in cubes3 for stage in _pick_place(r, c, _pad_slot("yellow_pad", c, cubes3, 2.0), hover)
         ],
