@@ -99,6 +99,7 @@ class TwinEnv(gym.Env):
             else:
                 self.data.mocap_pos[self._mocap[name]] = world
         home = self.robot.home(self.data)
+        self._home = home
         for side, h in self.robot.arms.items():
             self.data.qpos[h.qpos] = home[side]
             self.data.ctrl[h.act] = home[side]
@@ -157,7 +158,7 @@ class TwinEnv(gym.Env):
         for side, h in self.robot.arms.items():
             pos = action[slot_group(f"{side}_eef_pos").slice]
             rot = rotvec_to_mat(action[slot_group(f"{side}_eef_rot").slice])
-            q = self.robot.solve_ik(self.data, side, self._q_cmd[side], pos, rot)
+            q = self.robot.solve_ik(self.data, side, self._q_cmd[side], pos, rot, posture=self._home[side])
             self._q_cmd[side] = q
             self.data.ctrl[h.act] = q
             key = f"{side}_gripper" if h.hand_kind == "jaw" else f"{side}_hand"

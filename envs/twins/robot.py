@@ -66,6 +66,7 @@ class TwinRobot:
     ik_iterations = 6
     ik_damping = 0.05
     ik_max_step = 0.15  # rad per iteration
+    posture_gain = 0.05  # null-space pull toward the home posture, per iteration
 
     def __init__(self, spec: EmbodimentSpec, model: mujoco.MjModel) -> None:
         self.spec = spec
@@ -122,9 +123,14 @@ class TwinRobot:
 
     # -- inverse kinematics ----------------------------------------------
     def solve_ik(
-        self, data: mujoco.MjData, side: str, q_start: np.ndarray, pos: np.ndarray, rot: np.ndarray, iterations: int | None = None
+        self, data: mujoco.MjData, side: str, q_start: np.ndarray, pos: np.ndarray, rot: np.ndarray, iterations: int | None = None,
+        posture: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Arm joint positions moving the EEF toward (pos [table frame], rot [world matrix])."""
+        """Arm joint positions moving the EEF toward (pos [table frame], rot [world matrix]).
+
+        With ``posture``, redundant motion (the null space of the task Jacobian) drifts toward it,
+        so a long sequence of targets keeps the arm near one elbow branch instead of wandering off
+        into a folded configuration that no longer reaches the workspace."""
         h = self.arms[side]
         sd = self.scratch
         sd.qpos[:] = data.qpos
@@ -142,7 +148,10 @@ class TwinRobot:
             mujoco.mj_jacSite(self.model, sd, jacp, jacr, h.site)
             jac = np.vstack([jacp[:, h.dof], 0.3 * jacr[:, h.dof]])
             lam = self.ik_damping**2
-            dq = jac.T @ np.linalg.solve(jac @ jac.T + lam * np.eye(6), err)
+            jpinv = jac.T @ np.linalg.inv(jac @ jac.T + lam * np.eye(6))
+            dq = jpinv @ err
+            if posture is not None:
+                dq += (np.eye(len(q)) - jpinv @ jac) @ (self.posture_gain * (posture - q))
             step = np.max(np.abs(dq))
             if step > self.ik_max_step:
                 dq *= self.ik_max_step / step
