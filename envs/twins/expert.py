@@ -20,6 +20,7 @@ from envs.twins.tasks import SceneView
 from envs.unified_space import slot_group
 
 OPEN, CLOSED = 0.0, 1.0  # hand closure commands
+RELEASE = -1.0  # back each finger off from where it stopped on the object, without opening wide
 
 
 @dataclass
@@ -81,7 +82,8 @@ def _release(side: str, obj: str, place: Callable[[SceneView], np.ndarray], hove
         up = np.array([0, 0, hover])
         return [
             Keyframe({side: (target, CLOSED)}, dwell=3),
-            Keyframe({side: (target, OPEN)}, dwell=grip_dwell),
+            Keyframe({side: (target, RELEASE)}, dwell=grip_dwell),  # fingers let go, still curled
+            Keyframe({side: (target + up, RELEASE)}),  # so opening cannot sweep the object or hit the table
             Keyframe({side: (target + up, OPEN)}),
         ]
 
@@ -224,7 +226,9 @@ class ScriptedExpert:
     _cmd: dict[str, np.ndarray] = field(default_factory=dict)
     open_time_s: float = 0.4  # hands open over this long (closing is immediate): a slow release lets
     # the object settle on its support instead of being dragged along by the opening fingers
-    _grip: dict[str, float] = field(default_factory=dict)
+    release_backoff: float = 0.3  # RELEASE: closure given up per actuator, from where it stopped
+    _grip: dict[str, np.ndarray] = field(default_factory=dict)  # per flexing actuator, 0 open .. 1 closed
+    _release: dict[str, np.ndarray] = field(default_factory=dict)
     settle_s: float = 0.25  # an arm that stopped short of its target this long counts as arrived
     _wait: int = 0
     _stuck: int = 0
@@ -236,7 +240,8 @@ class ScriptedExpert:
         self._stages = expert_stages(self.env.twin.name, spec.carry_height)
         self._frames = []
         self._cmd = {side: self.env.robot.eef_pose(self.env.data, side)[0].copy() for side in spec.arms}
-        self._grip = {side: OPEN for side in spec.arms}
+        self._grip = {side: np.zeros_like(self._measured_closure(side)) for side in spec.arms}
+        self._release = {}
         self._wait = self._stuck = self._still = 0
         self._last = {}
 
@@ -256,11 +261,20 @@ class ScriptedExpert:
         if frame is not None:
             reached, arrived, settled = True, True, True
             for side, (pos, grip) in frame.targets.items():
+                if grip == RELEASE:
+                    if side not in self._release:
+                        self._release[side] = np.clip(self._measured_closure(side) - self.release_backoff, 0.0, 1.0)
+                    want = self._release[side]
+                else:
+                    self._release.pop(side, None)
+                    want = np.full_like(self._grip[side], grip)
                 g = self._grip[side]
-                if grip < g:  # opening: start from where the fingers stopped on the object, then ramp
-                    g = min(g, self._measured_closure(side) + 0.1)
-                self._grip[side] = grip if grip >= g else max(grip, g - 1.0 / (self.open_time_s * spec.control_hz))
-                if self._grip[side] != grip:
+                opening = want < g
+                # opening starts from where the fingers stopped on the object, then ramps
+                start = np.where(opening, np.minimum(g, self._measured_closure(side) + 0.1), g)
+                ramp = np.maximum(want, start - 1.0 / (self.open_time_s * spec.control_hz))
+                self._grip[side] = np.where(opening, ramp, want)
+                if not np.allclose(self._grip[side], want):
                     reached = arrived = False
                 delta = pos - self._cmd[side]
                 dist = np.linalg.norm(delta)
@@ -291,13 +305,13 @@ class ScriptedExpert:
                     self._stuck = self._wait = self._still = 0
         return self._action()
 
-    def _measured_closure(self, side: str) -> float:
-        """How far the hand is closed now (0 open .. 1 closed), the most-closed flexing actuator."""
+    def _measured_closure(self, side: str) -> np.ndarray:
+        """How far each flexing hand actuator is closed now (0 open .. 1 closed); jaw: one value."""
         env = self.env
         state = env.robot.hand_state(env.data, side)
         if env.robot.arms[side].hand_kind == "jaw":
-            return float(1.0 - state[0])
-        return float(np.max(state[1:]))  # thumb yaw (index 0) stays opposed
+            return 1.0 - state
+        return np.asarray(state[1:], float)  # thumb yaw (index 0) stays opposed
 
     def _action(self) -> np.ndarray:
         env = self.env
@@ -306,11 +320,11 @@ class ScriptedExpert:
         for side, h in env.robot.arms.items():
             out[slot_group(f"{side}_eef_pos").slice] = self._cmd[side]
             out[slot_group(f"{side}_eef_rot").slice] = rv
-            c = float(self._grip[side])
+            c = self._grip[side]
             if h.hand_kind == "jaw":
                 out[slot_group(f"{side}_gripper").slice] = 1.0 - c
             else:
-                out[slot_group(f"{side}_hand").slice] = [1.0, c, c, c, c, c]
+                out[slot_group(f"{side}_hand").slice] = np.concatenate([[1.0], c])
         return out
 
 
