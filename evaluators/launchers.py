@@ -119,6 +119,12 @@ def launch(cfg: dict[str, Any], overrides: Sequence[str], specs: Sequence[Episod
     else:
         raise LaunchError(f"unknown launcher {name!r}; known: {INPROCESS}, local, slurm")
     count = shard_count(lcfg, cfg, len(specs))
+    previous = read_shards(run_dir)
+    if previous is not None and previous["count"] != count and read_submissions(run_dir):
+        raise LaunchError(
+            f"{run_dir} was launched with {previous['count']} shards; resume it with "
+            f"launcher.shards={previous['count']} (or use another name=)"
+        )
     launcher = Launcher(lcfg, run_dir)
     launcher.validate()
     launcher.check_nothing_running()

@@ -115,10 +115,11 @@ start() {
   if ! pid_alive "$STATE/run/munged.pid"; then
     munged --force --key-file="$STATE/munge/munge.key" --socket="$MUNGE_SOCKET" \
       --pid-file="$STATE/run/munged.pid" --log-file="$STATE/log/munged.log" \
-      --seed-file="$STATE/munge/munge.seed"
+      --seed-file="$STATE/munge/munge.seed" 9>&-
   fi
-  pid_alive "$STATE/run/slurmctld.pid" || slurmctld -f "$CONF"
-  pid_alive "$STATE/run/slurmd.pid" || slurmd -f "$CONF" -N localhost
+  # 9>&-: the daemons must not inherit (and hold forever) the start lock.
+  pid_alive "$STATE/run/slurmctld.pid" || slurmctld -f "$CONF" 9>&-
+  pid_alive "$STATE/run/slurmd.pid" || slurmd -f "$CONF" -N localhost 9>&-
   wait_ready
 }
 

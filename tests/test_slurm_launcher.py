@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from evaluators.eval_command import run_eval
-from evaluators.launchers import LaunchError, read_submissions, wait_for
+from evaluators.launchers import LaunchError, append_submission, read_submissions, wait_for, write_shards
 from evaluators.status import format_status, run_status, status_main
 from evaluators.store import EpisodeStore, StoreMismatchError
 
@@ -210,6 +210,15 @@ def test_store_of_a_different_plan_is_refused_before_submitting(slurm_cluster, r
         run_eval([*PLAN, f"runs_dir={runs}", "name=other", "launcher=slurm"])
     assert _job_ids() == jobs
     assert not (runs / "other" / "launch").exists()
+
+
+def test_resuming_with_another_shard_count_is_refused(runs):
+    run_dir = runs / "reshard"
+    write_shards(run_dir, [], 4)  # what an earlier launch with 4 shards left behind
+    append_submission(run_dir, {"launcher": "local", "folder": str(run_dir), "shards": [0, 1, 2, 3], "count": 4, "pids": {}})
+    with pytest.raises(LaunchError, match="was launched with 4 shards; resume it with launcher.shards=4"):
+        run_eval([*PLAN, f"runs_dir={runs}", "name=reshard", "launcher=local", "launcher.shards=3"])
+    assert len(read_submissions(run_dir)) == 1
 
 
 def test_bad_launcher_settings_are_clear_errors(runs):
