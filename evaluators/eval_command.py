@@ -86,9 +86,12 @@ def run_eval(overrides: Sequence[str]) -> Path:
     render = {"auto": None, True: True, False: False}.get(cfg["render"], cfg["render"])
     if render not in (None, True, False):
         raise ConfigError(f"render must be auto, true or false, got {cfg['render']!r}")
+    workers = cfg["workers"]
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
     with store:
         run_episodes(mine, store, policy, make_executor(cfg["executor"]["name"]), render=render, progress=cfg["progress"],
-                     env_workers=EnvWorkerSettings.from_config(cfg.get("env_workers")))
+                     env_workers=EnvWorkerSettings.from_config(cfg.get("env_workers")), workers=workers)
     md = write_tables(run_dir, specs, store)
     print(md)
     print(f"records and tables in {run_dir}/", file=sys.stderr)

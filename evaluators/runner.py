@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import threading
 import time
 import traceback
 from datetime import datetime, timezone
@@ -72,6 +73,36 @@ class EnvCache:
                 self.key = None
 
 
+class RecordSink:
+    """Completes records (versions, renderer) and writes them: store, progress, callback; thread-safe."""
+
+    def __init__(self, store: EpisodeStore, bar: Progress, render: bool,
+                 on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.store, self.bar, self.render, self.on_record = store, bar, render, on_record
+        self.written: list[dict[str, Any]] = []
+        self._versions: dict[str, dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def write(self, spec: EpisodeSpec, record: dict[str, Any]) -> None:
+        with self._lock:
+            if spec.benchmark not in self._versions:
+                self._versions[spec.benchmark] = package_versions(spec.benchmark)
+            record["versions"] = self._versions[spec.benchmark]
+            record["renderer"] = os.environ.get("MUJOCO_GL", "none") if self.render else "none"
+            self.store.append(record)
+            self.written.append(record)
+            self.bar.update(record)
+            if self.on_record is not None:
+                self.on_record(record)
+
+
+def make_env_source(render: bool, env_workers: EnvWorkerSettings | None) -> EnvCache | WorkerEnvCache:
+    """Worker-hosted envs when enabled, else envs in this process."""
+    if env_workers is not None and env_workers.enabled:
+        return WorkerEnvCache(render, env_workers)
+    return EnvCache(render=render)
+
+
 def run_episodes(
     specs: Sequence[EpisodeSpec],
     store: EpisodeStore,
@@ -81,39 +112,40 @@ def run_episodes(
     progress: bool = True,
     on_record: Callable[[dict[str, Any]], None] | None = None,
     env_workers: EnvWorkerSettings | None = None,
+    workers: int = 1,
 ) -> list[dict[str, Any]]:
     """Run every spec not yet recorded; return the records written by this call.
 
     With ``env_workers`` enabled each env runs in an env worker process
     (``evaluators.env_pool``): a crashed or hung simulator costs one episode.
+    ``workers > 1`` runs that many episodes at once, each in its own env
+    worker, with one batched policy (``evaluators.parallel``).
     """
     executor = executor or make_executor("sync")
     render = policy.needs_images if render is None else render
     done = store.done_ids()
     todo = [s for s in specs if s.episode_id not in done]
-    written: list[dict[str, Any]] = []
-    versions_by_bench: dict[str, dict[str, str]] = {}
-    envs = WorkerEnvCache(render, env_workers) if env_workers is not None and env_workers.enabled else EnvCache(render=render)
     bar = Progress(total=len(specs), initial=len(specs) - len(todo), enabled=progress, label=policy.name)
+    sink = RecordSink(store, bar, render, on_record)
     try:
-        for spec in todo:
-            record = _run_one(spec, envs, policy, executor)
-            if spec.benchmark not in versions_by_bench:
-                versions_by_bench[spec.benchmark] = package_versions(spec.benchmark)
-            record["versions"] = versions_by_bench[spec.benchmark]
-            record["renderer"] = os.environ.get("MUJOCO_GL", "none") if render else "none"
-            store.append(record)
-            written.append(record)
-            bar.update(record)
-            if on_record is not None:
-                on_record(record)
+        if workers > 1 and len(todo) > 1:
+            from evaluators.parallel import run_parallel
+
+            run_parallel(todo, sink, policy, executor, render, env_workers or EnvWorkerSettings(), workers)
+        else:
+            envs = make_env_source(render, env_workers)
+            try:
+                for spec in todo:
+                    sink.write(spec, run_one(spec, envs, policy, executor))
+            finally:
+                envs.close()
     finally:
-        envs.close()
         bar.close()
-    return written
+    return sink.written
 
 
-def _run_one(spec: EpisodeSpec, envs: EnvCache, policy: Policy, executor: Executor) -> dict[str, Any]:
+def run_one(spec: EpisodeSpec, envs: EnvCache | WorkerEnvCache, policy: Policy, executor: Executor) -> dict[str, Any]:
+    """Run one episode; any exception becomes an error record and the env is dropped."""
     t_start = time.perf_counter()
     record: dict[str, Any] = {
         "episode_id": spec.episode_id,
