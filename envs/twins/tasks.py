@@ -138,13 +138,25 @@ def _cube_z(spec: EmbodimentSpec) -> float:
     return spec.object_size / 2
 
 
-def _layout(names_cubes: tuple[str, ...], names_pads: tuple[str, ...], spacing: float, regions=None, bimanual=False):
+def _layout(names_cubes: tuple[str, ...], names_pads: tuple[str, ...], spacing: float, regions=None, bimanual=False,
+            reject: Callable[[EmbodimentSpec, Mapping[str, np.ndarray]], bool] | None = None):
+    """Layout sampler; ``reject`` redraws scenes that already meet the goal (same rng, so deterministic)."""
+
     def fn(spec: EmbodimentSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        pts = sample_points(spec, rng, names_cubes + names_pads, spacing * spec.object_size, regions, bimanual)
         z = {n: _cube_z(spec) for n in names_cubes} | {n: 0.0008 for n in names_pads}
-        return _with_z(pts, z)
+        for _ in range(1_000):
+            pts = _with_z(sample_points(spec, rng, names_cubes + names_pads, spacing * spec.object_size, regions, bimanual), z)
+            if reject is None or not reject(spec, pts):
+                return pts
+        raise RuntimeError(f"every sampled scene already meets the goal on {spec.name}")
 
     return fn
+
+
+def _left_of(spec: EmbodimentSpec, pos: Mapping[str, np.ndarray], obj: str, ref: str) -> bool:
+    """``obj`` 1.2..4 sizes to the left of ``ref`` (+y) and within one size of it in x."""
+    s = spec.object_size
+    return bool(1.2 * s <= pos[obj][1] - pos[ref][1] <= 4.0 * s and abs(pos[obj][0] - pos[ref][0]) <= 1.0 * s)
 
 
 # -- the ten tasks ----------------------------------------------------------------
@@ -166,10 +178,9 @@ TASKS: tuple[TwinTask, ...] = (
         name="place_left_of", suite="spatial", instruction="put the red cube to the left of the blue cube", seconds=8,
         bimanual=False,
         objects=lambda s: (cube("red_cube", s, RED), cube("blue_cube", s, BLUE)),
-        layout=_layout(("red_cube", "blue_cube"), (), 2.5, regions={"blue_cube": (-1, 1, -1, -0.2)}),
-        success=lambda v: v.resting("red_cube")
-        and 1.2 * v.s <= v.pos["red_cube"][1] - v.pos["blue_cube"][1] <= 4.0 * v.s
-        and abs(v.pos["red_cube"][0] - v.pos["blue_cube"][0]) <= 1.0 * v.s,
+        layout=_layout(("red_cube", "blue_cube"), (), 2.5, regions={"blue_cube": (-1, 1, -1, -0.2)},
+                       reject=lambda s, p: _left_of(s, p, "red_cube", "blue_cube")),  # never solved at the start
+        success=lambda v: v.resting("red_cube") and _left_of(v.spec, v.pos, "red_cube", "blue_cube"),
     ),
     TwinTask(
         name="sort_cubes", suite="long_horizon", instruction="put the red cube on the red pad and the blue cube on the blue pad",
