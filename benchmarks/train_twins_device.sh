@@ -20,6 +20,7 @@ MINUTES=${MINUTES:-5.5}
 BATCH=${BATCH:-64}
 PRESET=${PRESET:-twins}
 EVAL_TRIALS=${EVAL_TRIALS:-5}
+DEMO_START=${DEMO_START:-100}   # demos from init indices DEMO_START.., eval uses 0..trials-1: unseen layouts
 DEVICE=${DEVICE:-auto}
 EVAL_DEVICE=${EVAL_DEVICE:-cuda}
 mkdir -p "$OUT" "$WORK"
@@ -40,7 +41,7 @@ for p in $PAIRS_A $PAIRS_B_EXTRA; do
   t=${p%%:*}; e=${p##*:}
   for k in $(seq 0 $((SPLITS - 1))); do
     timeout "$DEMO_TIMEOUT" $PY -m evaluators.cli demos --benchmark twins --tasks "$t" --embodiments "$e" \
-      --episodes "$EPISODES" --start-index $((k * EPISODES)) --out "$WORK/demos/${t}_s$k" \
+      --episodes "$EPISODES" --start-index $((DEMO_START + k * EPISODES)) --out "$WORK/demos/${t}_s$k" \
       > "$WORK/demos_${t}_${e}_s$k.log" 2>&1 &
   done
 done
@@ -84,6 +85,10 @@ for r in A B; do
   [ -d "$WORK/train_$r/final" ] && tar -C "$WORK/train_$r" -cf - final history.jsonl | xz -T8 -6 > "$OUT/ckpt_$r.tar.xz"
 done
 ls -la "$OUT"
+
+# 3b. open-loop diagnostics on a training split; one GPU-rendered dataset comes back for comparison
+$PY benchmarks/train_diag.py "$WORK/train_A/final" "$WORK/demos/place_on_pad_s0/so101" --batches 2 2>&1 | grep -v Warn | tail -3
+tar -C "$WORK/demos/place_on_pad_s0" -cf "$OUT/demo_so101.tar" so101
 
 # 4. sanity eval of A there (GPU policy, EGL renderer)
 if [ -d "$WORK/train_A/final" ] && [ "$EVAL_TRIALS" -gt 0 ]; then
