@@ -58,7 +58,7 @@ class H05Policy:
     def __init__(self, checkpoint: str, dataset: str | None = None, device: str = "cpu",
                  dtype: str = "bfloat16", num_inference_timesteps: int | None = None,
                  cameras: Sequence[str] | None = None, use_cache: bool = True, seed: int = 0,
-                 chunk_length: int | None = None) -> None:
+                 chunk_length: int | None = None, cuda_graphs: bool = False) -> None:
         self.name = "h05"
         self.checkpoint = Path(checkpoint)
         self.model, self.config, metadata = load_checkpoint(self.checkpoint, dtype=dtype, device=device)
@@ -72,6 +72,9 @@ class H05Policy:
         self.cameras = list(cameras) if cameras else None
         self.use_cache = use_cache
         self.seed = int(seed)
+        # One captured CUDA graph per (batch, prompt width, cameras, steps): see h05.modeling.graphs.
+        self.cuda_graphs = bool(cuda_graphs) and self.device.type == "cuda" and use_cache
+        self._graphs: dict = {}
         if dataset is None and len(metadata) > 1:
             raise MetadataError(f"checkpoint has statistics of several datasets {sorted(metadata)}; pass dataset=")
         if dataset is not None and dataset not in metadata:
@@ -125,14 +128,27 @@ class H05Policy:
                         generator=torch.Generator().manual_seed(hash((self.seed, ep.seed, r.step)) & (2**63 - 1)))
             for r, ep in zip(batch, episodes)])
         prefix, delays = self._prefixes(batch, episodes)
-        chunks = self.model.sample(obs, noise=noise.to(self.device), steps=self.steps, prefix=prefix,
-                                   delays=delays, use_cache=self.use_cache).cpu().numpy()
+        chunks = self._sample(obs, noise.to(self.device), prefix, delays).cpu().numpy()
         out = np.zeros_like(chunks)
         for i, (r, ep) in enumerate(zip(batch, episodes)):
             out[i] = self._stats(ep.embodiment, "action").denormalize(chunks[i]) * np.asarray(ep.action_mask, bool)
             if r.prefix is not None and len(r.prefix):
                 out[i, : len(r.prefix)] = np.asarray(r.prefix, np.float32)  # committed actions, verbatim
         return out.astype(np.float32)
+
+    def _sample(self, obs: Observation, noise: torch.Tensor, prefix: torch.Tensor | None,
+                delays: torch.Tensor | None) -> torch.Tensor:
+        if self.cuda_graphs:
+            from h05.modeling.graphs import GraphedSampler
+
+            key = GraphedSampler.key_of(obs.prompt, obs.pixel_values, self.steps)
+            sampler = self._graphs.get(key)
+            if sampler is None or not sampler.matches(obs.prompt, obs.pixel_values, self.steps):
+                sampler = self._graphs[key] = GraphedSampler(self.model, obs.prompt, obs.pixel_values.shape[1],
+                                                             self.steps)
+            return sampler(obs, noise, prefix, delays)
+        return self.model.sample(obs, noise=noise, steps=self.steps, prefix=prefix, delays=delays,
+                                 use_cache=self.use_cache)
 
     def _prefixes(self, batch: Sequence[PolicyInput], episodes: Sequence[EpisodeInfo]
                   ) -> tuple[torch.Tensor | None, torch.Tensor | None]:

@@ -57,6 +57,38 @@ class Prefix:
     routing: Routing | None = None
     gate: torch.Tensor | None = None
     extras: dict = field(default_factory=dict)
+    und_idx: torch.Tensor | None = None   # [Nu] positions of understanding-expert tokens
+    gen_idx: torch.Tensor | None = None   # [Ng] positions of action-expert tokens
+
+
+def _action_expert(kinds: torch.Tensor) -> torch.Tensor:
+    """Bool [N]: the tokens the action expert runs (no host tensor: safe under CUDA graph capture)."""
+    gen = torch.zeros_like(kinds, dtype=torch.bool)
+    for kind in ACTION_EXPERT_KINDS:
+        gen = gen | (kinds == kind)
+    return gen
+
+
+def prompt_layout(prompt: PromptBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(und_idx, gen_idx, img_sel) of a prompt's token kinds, computed once per ``PromptBatch``.
+
+    The index tensors need a host sync (``nonzero``); they are kept on the
+    prompt object (keyed by its ``kinds`` tensor), so a prompt reused across
+    calls, e.g. the static inputs of a CUDA graph, syncs only on first use.
+    """
+    cached = getattr(prompt, "_h05_layout", None)
+    if cached is not None and cached[0] is prompt.kinds:
+        return cached[1]
+    kinds = prompt.kinds
+    gen = _action_expert(kinds)
+    und_idx = torch.nonzero(~gen).flatten()
+    gen_idx = torch.nonzero(gen).flatten()
+    img_sel = torch.nonzero(kinds.index_select(0, und_idx) == IMAGE).flatten()
+    if int((kinds == STATE).sum()) != 1:
+        raise ValueError("the prompt must hold exactly one state token")
+    layout = (und_idx, gen_idx, img_sel)
+    prompt._h05_layout = (prompt.kinds, layout)
+    return layout
 
 
 class BeingH05(nn.Module):
@@ -112,11 +144,9 @@ class BeingH05(nn.Module):
         """
         prompt = obs.prompt
         kinds = prompt.kinds
-        gen = torch.isin(kinds, torch.tensor(ACTION_EXPERT_KINDS, device=kinds.device))
-        und_idx = torch.nonzero(~gen).flatten()
+        und_idx, gen_idx, img_sel = prompt_layout(prompt)
         dtype = self._dtype()
         h_und = self.language_model.model.embed_tokens(prompt.input_ids.index_select(1, und_idx))
-        img_sel = torch.nonzero(kinds.index_select(0, und_idx) == IMAGE).flatten()
         if img_sel.numel():
             img = encode_images(self.vit_model, self.connector, obs.pixel_values, self.config.downsample_ratio)
             if img.shape[1] != img_sel.numel():
@@ -124,9 +154,7 @@ class BeingH05(nn.Module):
                                  f"({obs.pixel_values.shape[1]} cameras)")
             h_und = h_und.index_copy(1, img_sel, img.to(h_und.dtype))
         state_tok = self.proprio_encoder_robot(obs.state.to(dtype))[:, None, :]
-        if int((kinds == STATE).sum()) != 1:
-            raise ValueError("the prompt must hold exactly one state token")
-        pre = Prefix(h_und, state_tok, kinds, prompt.valid)
+        pre = Prefix(h_und, state_tok, kinds, prompt.valid, und_idx=und_idx, gen_idx=gen_idx)
         und_valid = prompt.valid.index_select(1, und_idx)
         if self.config.h05_use_mof:
             text = (kinds.index_select(0, und_idx) == TEXT)[None, :] & und_valid
@@ -147,12 +175,11 @@ class BeingH05(nn.Module):
     def _positions(valid: torch.Tensor) -> torch.Tensor:
         return (valid.long().cumsum(dim=1) - 1).clamp_min(0)
 
-    def _context(self, kinds: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,
-                 past: list[KV] | None, routing: Routing | None, like: torch.Tensor) -> AttentionContext:
-        gen = torch.isin(kinds, torch.tensor(ACTION_EXPERT_KINDS, device=kinds.device))
+    def _context(self, und_idx: torch.Tensor, gen_idx: torch.Tensor, positions: torch.Tensor,
+                 mask: torch.Tensor | None, past: list[KV] | None, routing: Routing | None,
+                 like: torch.Tensor, **flags) -> AttentionContext:
         cos, sin = self.language_model.model.rotary_emb(like, positions)
-        return AttentionContext(torch.nonzero(~gen).flatten(), torch.nonzero(gen).flatten(), cos, sin, mask,
-                                past, routing)
+        return AttentionContext(und_idx, gen_idx, cos, sin, mask, past, routing, **flags)
 
     def _run_full(self, pre: Prefix, answer: torch.Tensor, motion: torch.Tensor | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -168,13 +195,17 @@ class BeingH05(nn.Module):
         if m:  # the masked answer starts where the flow answer starts
             pos[:, n_pre + k:] = pos[:, n_pre:n_pre + m]
         n = kinds.numel()
-        mask = torch.ones(n, n, dtype=torch.bool, device=dev).tril()
-        if m:
-            mask[n_pre + k:, n_pre:n_pre + k] = False            # masked answer never sees the flow answer
-            mask[n_pre + k:, n_pre + k:] = True                   # and sees all of itself
-        mask = mask[None, None] & valid[:, None, None, :]
+        gen_idx = torch.cat([pre.gen_idx, torch.arange(n_pre, n, device=dev)])
+        if m == 0 and bool(pre.valid.all()):  # plain causal, no padding: SDPA's flash kernel
+            mask, flags = None, {"causal": True}
+        else:
+            mask = torch.ones(n, n, dtype=torch.bool, device=dev).tril()
+            if m:
+                mask[n_pre + k:, n_pre:n_pre + k] = False            # masked answer never sees the flow answer
+                mask[n_pre + k:, n_pre + k:] = True                   # and sees all of itself
+            mask, flags = mask[None, None] & valid[:, None, None, :], {}
         h_gen = torch.cat([pre.h_gen, answer] + ([motion] if m else []), dim=1)
-        ctx = self._context(kinds, pos, mask, None, pre.routing, h_gen)
+        ctx = self._context(pre.und_idx, gen_idx, pos, mask, None, pre.routing, h_gen, **flags)
         _, out_gen, _ = self.language_model.model(pre.h_und, h_gen, ctx)
         ng = pre.h_gen.shape[1]
         return out_gen[:, ng:ng + k], (out_gen[:, ng + k:] if m else None)
@@ -185,19 +216,33 @@ class BeingH05(nn.Module):
         n = pre.kinds.numel()
         mask = torch.ones(n, n, dtype=torch.bool, device=pre.valid.device).tril()[None, None]
         mask = mask & pre.valid[:, None, None, :]
-        ctx = self._context(pre.kinds, pos, mask, None, pre.routing, pre.h_gen)
+        ctx = self._context(pre.und_idx, pre.gen_idx, pos, mask, None, pre.routing, pre.h_gen)
         _, _, cache = self.language_model.model(pre.h_und, pre.h_gen, ctx, use_cache=True)
         return cache, pre.valid.sum(dim=1)
+
+    def _answer_cache(self, cache: list[KV]) -> list[KV]:
+        """Prefix keys/values copied into buffers with ``chunk`` free tail slots (written per Euler step)."""
+        out = []
+        for k, v in cache:
+            b, h, p, d = k.shape
+            kb, vb = k.new_empty(b, h, p + self.chunk, d), v.new_empty(b, h, p + self.chunk, d)
+            kb[:, :, :p] = k
+            vb[:, :, :p] = v
+            out.append((kb, vb))
+        return out
 
     def _run_cached(self, pre: Prefix, cache: list[KV], n_valid: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
         """Only the action expert over the answer tokens, attending to the cached prefix."""
         b, k = answer.shape[:2]
         dev = answer.device
-        kinds = torch.full((k,), ACTION, device=dev)
-        pos = n_valid[:, None] + torch.arange(k, device=dev)[None, :]
+        arange = torch.arange(k, device=dev)
+        pos = n_valid[:, None] + arange[None, :]
         causal = torch.ones(k, k, dtype=torch.bool, device=dev).tril()[None].expand(b, k, k)
         mask = torch.cat([pre.valid[:, None, :].expand(b, k, -1), causal], dim=2)[:, None]
-        ctx = self._context(kinds, pos, mask, cache, pre.routing, answer)
+        p = pre.valid.shape[1]
+        past_len = p if cache[0][0].shape[2] == p + k else None  # tail buffers from _answer_cache
+        ctx = self._context(arange[:0], arange, pos, mask, cache, pre.routing, answer, gen_only=True,
+                            past_len=past_len)
         _, out_gen, _ = self.language_model.model(None, answer, ctx)
         return out_gen
 
@@ -284,7 +329,10 @@ class BeingH05(nn.Module):
     def _denoise(self, pre: Prefix, x: torch.Tensor, steps: int, prefix: torch.Tensor | None,
                  committed: torch.Tensor | None, use_cache: bool) -> torch.Tensor:
         b, k = x.shape[:2]
-        cache = self.prefill(pre) if use_cache else None
+        cache = None
+        if use_cache:
+            kv, n_valid = self.prefill(pre)
+            cache = (self._answer_cache(kv), n_valid)
         dt = 1.0 / steps
         for t0 in flow.euler_times(steps):
             x = uac.overwrite_prefix(x, prefix, committed)

@@ -36,16 +36,26 @@ class AttentionContext:
     ``und_idx``/``gen_idx``: positions (in the current token block) of the
     understanding/action-expert tokens; ``cos``/``sin``: RoPE of the current
     tokens [B, N, D]; ``mask``: bool [B, 1, N, P + N] over cached (P) and
-    current keys; ``past``: per-layer cached keys/values or None.
+    current keys, or None with ``causal`` (plain causal attention, no padding:
+    lets SDPA pick its flash kernel); ``past``: per-layer cached keys/values
+    or None. ``gen_only``: every current token is an action-expert token, in
+    order (``gen_idx`` = arange(N)): no packing. ``past_len``: when set, the
+    cached keys/values are buffers of ``past_len + N`` slots whose first
+    ``past_len`` hold the prefix; the current keys/values are written into
+    the tail in place instead of concatenated (fixed addresses, no
+    allocation per step: what a CUDA graph needs).
     """
 
     und_idx: torch.Tensor
     gen_idx: torch.Tensor
     cos: torch.Tensor
     sin: torch.Tensor
-    mask: torch.Tensor
+    mask: torch.Tensor | None
     past: list[KV] | None = None
     routing: Routing | None = None
+    causal: bool = False
+    gen_only: bool = False
+    past_len: int | None = None
 
 
 def qwen3_config(d: dict) -> Qwen3Config:
@@ -54,6 +64,17 @@ def qwen3_config(d: dict) -> Qwen3Config:
             "num_attention_heads", "num_key_value_heads", "head_dim", "hidden_act", "rms_norm_eps",
             "attention_bias", "attention_dropout", "initializer_range")
     return Qwen3Config(**{k: d[k] for k in keys if k in d}, rope_theta=d.get("rope_theta", 1e6))
+
+
+class FusedRMSNorm(Qwen3RMSNorm):
+    """Qwen3's RMSNorm (same ``weight``, same eps) through ``F.rms_norm``: one fused kernel where input
+    and weight share a dtype; transformers' own computation otherwise (e.g. bf16 activations with
+    float32 weights under autocast). In bf16 it rounds once (after the weight) instead of twice."""
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        if hidden_states.dtype != self.weight.dtype:
+            return super().forward(hidden_states)
+        return F.rms_norm(hidden_states, (hidden_states.shape[-1],), self.weight, self.variance_epsilon)
 
 
 class MoTAttention(nn.Module):
@@ -65,14 +86,14 @@ class MoTAttention(nn.Module):
         self.k_proj = nn.Linear(und.hidden_size, kv, bias=False)
         self.v_proj = nn.Linear(und.hidden_size, kv, bias=False)
         self.o_proj = nn.Linear(q, und.hidden_size, bias=False)
-        self.q_norm = Qwen3RMSNorm(self.head_dim, eps=und.rms_norm_eps)
-        self.k_norm = Qwen3RMSNorm(self.head_dim, eps=und.rms_norm_eps)
+        self.q_norm = FusedRMSNorm(self.head_dim, eps=und.rms_norm_eps)
+        self.k_norm = FusedRMSNorm(self.head_dim, eps=und.rms_norm_eps)
         self.q_proj_mot_gen = nn.Linear(gen.hidden_size, q, bias=False)
         self.k_proj_mot_gen = nn.Linear(gen.hidden_size, kv, bias=False)
         self.v_proj_mot_gen = nn.Linear(gen.hidden_size, kv, bias=False)
         self.o_proj_mot_gen = nn.Linear(q, gen.hidden_size, bias=False)
-        self.q_norm_mot_gen = Qwen3RMSNorm(self.head_dim, eps=gen.rms_norm_eps)
-        self.k_norm_mot_gen = Qwen3RMSNorm(self.head_dim, eps=gen.rms_norm_eps)
+        self.q_norm_mot_gen = FusedRMSNorm(self.head_dim, eps=gen.rms_norm_eps)
+        self.k_norm_mot_gen = FusedRMSNorm(self.head_dim, eps=gen.rms_norm_eps)
 
     def _qkv(self, x: torch.Tensor, gen: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         sfx = "_mot_gen" if gen else ""
@@ -86,21 +107,41 @@ class MoTAttention(nn.Module):
                 past: KV | None) -> tuple[torch.Tensor | None, torch.Tensor, KV]:
         b = x_gen.shape[0]
         n = ctx.cos.shape[1]
-        parts = [(ctx.gen_idx, self._qkv(x_gen, gen=True))]
-        if x_und is not None and x_und.shape[1]:
-            parts.insert(0, (ctx.und_idx, self._qkv(x_und, gen=False)))
-        packed = []
-        for j, heads in enumerate((self.heads, self.kv_heads, self.kv_heads)):
-            full = x_gen.new_zeros(b, n, heads, self.head_dim)
-            for idx, qkv in parts:
-                full = full.index_copy(1, idx, qkv[j])
-            packed.append(full.transpose(1, 2))  # [B, H, N, D]
-        q, k, v = packed
+        if ctx.gen_only:  # action-expert tokens only (Euler steps over the cached prefix): no packing
+            q, k, v = (t.transpose(1, 2) for t in self._qkv(x_gen, gen=True))
+            parts = None
+        else:
+            parts = [(ctx.gen_idx, self._qkv(x_gen, gen=True))]
+            if x_und is not None and x_und.shape[1]:
+                parts.insert(0, (ctx.und_idx, self._qkv(x_und, gen=False)))
+            packed = []
+            for j, heads in enumerate((self.heads, self.kv_heads, self.kv_heads)):
+                dtype = parts[0][1][j].dtype
+                for _, qkv in parts[1:]:  # under autocast the two experts' tensors can differ in dtype
+                    dtype = torch.promote_types(dtype, qkv[j].dtype)
+                full = x_gen.new_zeros(b, n, heads, self.head_dim, dtype=dtype)
+                for idx, qkv in parts:
+                    full = full.index_copy(1, idx, qkv[j].to(dtype))
+                packed.append(full.transpose(1, 2))  # [B, H, N, D]
+            q, k, v = packed
         q, k = apply_rotary_pos_emb(q, k, ctx.cos, ctx.sin)
-        if past is not None:
+        if past is not None and ctx.past_len is not None:
+            past[0][:, :, ctx.past_len:] = k
+            past[1][:, :, ctx.past_len:] = v
+            k, v = past
+        elif past is not None:
             k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=ctx.mask, enable_gqa=True)
+        if ctx.mask is None:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=ctx.causal, enable_gqa=True)
+        else:
+            # SDPA's memory-efficient kernel takes a mask but not grouped kv heads (it would fall back to
+            # the many-kernel math path): share each kv head across its query heads explicitly.
+            rep = self.heads // self.kv_heads
+            ke, ve = ((t[:, :, None].expand(-1, -1, rep, -1, -1).flatten(1, 2) if rep > 1 else t) for t in (k, v))
+            out = F.scaled_dot_product_attention(q, ke, ve, attn_mask=ctx.mask)
         out = out.transpose(1, 2).reshape(b, n, self.heads * self.head_dim)
+        if ctx.gen_only:
+            return None, self.o_proj_mot_gen(out), (k, v)
         o_gen = self.o_proj_mot_gen(out.index_select(1, ctx.gen_idx))
         o_und = self.o_proj(out.index_select(1, ctx.und_idx)) if len(parts) == 2 else None
         return o_und, o_gen, (k, v)
@@ -114,10 +155,10 @@ class MoTDecoderLayer(nn.Module):
         self.self_attn = MoTAttention(und, gen)
         self.mlp = Qwen3MLP(und)
         self.mlp_mot_gen = RoutedExpertMLP(gen, routed_experts) if routed_experts else Qwen3MLP(gen)
-        self.input_layernorm = Qwen3RMSNorm(und.hidden_size, eps=und.rms_norm_eps)
-        self.post_attention_layernorm = Qwen3RMSNorm(und.hidden_size, eps=und.rms_norm_eps)
-        self.input_layernorm_mot_gen = Qwen3RMSNorm(gen.hidden_size, eps=gen.rms_norm_eps)
-        self.post_attention_layernorm_mot_gen = Qwen3RMSNorm(gen.hidden_size, eps=gen.rms_norm_eps)
+        self.input_layernorm = FusedRMSNorm(und.hidden_size, eps=und.rms_norm_eps)
+        self.post_attention_layernorm = FusedRMSNorm(und.hidden_size, eps=und.rms_norm_eps)
+        self.input_layernorm_mot_gen = FusedRMSNorm(gen.hidden_size, eps=gen.rms_norm_eps)
+        self.post_attention_layernorm_mot_gen = FusedRMSNorm(gen.hidden_size, eps=gen.rms_norm_eps)
         self.routed = bool(routed_experts)
 
     def forward(self, h_und: torch.Tensor | None, h_gen: torch.Tensor, ctx: AttentionContext,
@@ -143,8 +184,8 @@ class MoTModel(nn.Module):
             MoTDecoderLayer(und, gen, num_experts if routed_from is not None and i >= routed_from else 0)
             for i in range(und.num_hidden_layers)
         )
-        self.norm = Qwen3RMSNorm(und.hidden_size, eps=und.rms_norm_eps)
-        self.norm_mot_gen = Qwen3RMSNorm(gen.hidden_size, eps=gen.rms_norm_eps)
+        self.norm = FusedRMSNorm(und.hidden_size, eps=und.rms_norm_eps)
+        self.norm_mot_gen = FusedRMSNorm(gen.hidden_size, eps=gen.rms_norm_eps)
         self.rotary_emb = Qwen3RotaryEmbedding(und)
 
     def forward(self, h_und: torch.Tensor | None, h_gen: torch.Tensor, ctx: AttentionContext,
