@@ -48,6 +48,8 @@ try:
 except ValueError as exc:
     out["official_suite_on_lite"] = str(exc)
 env.close()
+from robocasa.models.objects.kitchen_objects import OBJ_CATEGORIES
+out["empty_categories"] = [f"{n}/{r}" for n, d in OBJ_CATEGORIES.items() for r, c in d.items() if not c.mjcf_paths]
 print("RESULT " + json.dumps(out))
 """
 
@@ -66,4 +68,5 @@ def test_env_is_deterministic_and_rejects_bad_input():
     assert "(200,)" in errors["short_action"] and "(12,)" in errors["short_action"]
     assert "non-finite" in errors["nan_action"]
     assert "-1" in errors["negative_trial"]
+    assert out["empty_categories"] == []  # an empty one makes object sampling fail (NaN probabilities)
     assert "official" in out["official_suite_on_lite"] and "robocasa_lite_atomic24" in out["official_suite_on_lite"]

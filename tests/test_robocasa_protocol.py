@@ -40,6 +40,8 @@ def test_protocol_numbers_and_scene_pinning():
     scenes = [p.scene_for_trial("OpenDrawer", i) for i in range(p.trials_per_task)]
     assert all(scenes[i] == p.scenes[i % 5] for i in range(50))
     assert {scenes.count(s) for s in p.scenes} == {10}  # 50 trials over 5 held-out scenes
+    single = [p.scene_for_trial("OpenSingleDoor", i) for i in range(5)]
+    assert len(set(single)) == 5 and single != list(p.scenes)  # per-task held-out scenes
     with pytest.raises(KeyError, match="NoSuchTask"):
         p.scene_for_trial("NoSuchTask", 0)
 

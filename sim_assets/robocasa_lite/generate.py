@@ -35,6 +35,7 @@ PACK_VERSION = "lite-1"
 DEFAULT_OUT = Path(__file__).resolve().parent / "build" / "assets"
 ASSET_MARKER = "h05_asset_pack.json"
 OBJECT_MODEL_NAME = "LitePrimitive"  # distinct from RoboCasa's exclude lists
+AUXILIARY_MODEL_NAME = "LiteAuxiliary"  # e.g. a lid, one folder below its pot's model
 TEXTURE_RE = re.compile(r"(?:generative_)?textures/[A-Za-z0-9_./-]+\.(?:png|jpg)")
 
 
@@ -89,17 +90,22 @@ def raw_object_categories() -> dict[str, dict]:
     return module.OBJ_CATEGORIES
 
 
-def object_folders(categories: dict[str, dict]) -> dict[str, tuple[str, bool]]:
-    """Category folder (relative to ``objects/``) -> (category, auxiliary flag)."""
-    folders: dict[str, tuple[str, bool]] = {}
+def object_folders(categories: dict[str, dict]) -> list[tuple[str, str, bool]]:
+    """(category folder relative to ``objects/``, category, auxiliary flag) for every registry of every category.
+
+    Auxiliary objects (e.g. lids) live one folder deeper inside another category's model folders.
+    """
+    out: list[tuple[str, str, bool]] = []
     reg_dirs = {"objaverse": "objaverse", "aigen": "aigen_objs", "lightwheel": "lightwheel"}
     for name, spec in categories.items():
         for key, reg_dir in reg_dirs.items():
-            if spec.get(key) is None:
+            reg = spec.get(key)
+            if reg is None:
                 continue
-            for folder in spec[key].get("model_folders") or [f"{reg_dir}/{name}"]:
-                folders[folder] = (name, bool(spec.get("is_auxiliary_obj")))
-    return folders
+            auxiliary = bool(reg.get("is_auxiliary_obj", spec.get("is_auxiliary_obj")))
+            for folder in reg.get("model_folders") or [f"{reg_dir}/{name}"]:
+                out.append((folder, name, auxiliary))
+    return sorted(out)
 
 
 def panel_and_handle_models() -> dict[str, str]:
@@ -134,10 +140,10 @@ def generate(out: Path, root: Path | None = None) -> dict[str, int]:
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_text(panel_or_handle(key, half))
         counts["panels_handles"] += 1
-    for folder, (category, auxiliary) in sorted(object_folders(raw_object_categories()).items()):
+    for folder, category, auxiliary in object_folders(raw_object_categories()):
         model_dir = out / "objects" / folder / OBJECT_MODEL_NAME
         if auxiliary:
-            model_dir = model_dir / OBJECT_MODEL_NAME
+            model_dir = model_dir / AUXILIARY_MODEL_NAME
         model_dir.mkdir(parents=True, exist_ok=True)
         text = object_xml(category)
         (model_dir / "model.xml").write_text(text)
