@@ -1,6 +1,6 @@
 """Register every task of every importable benchmark as a gymnasium env under ``h05/``.
 
-Ids are ``h05/<suite>.<task>-v0``. Importing this module registers them::
+Ids are ``h05/<suite>.<task>-v0`` (``@`` in a task name becomes ``-``). Importing this module registers them::
 
     import gymnasium as gym
     env = gym.make("envs.registration:h05/libero_spatial.<task name>-v0", render=False)
@@ -22,7 +22,8 @@ NAMESPACE = "h05"
 
 
 def env_id(suite: str, task: str) -> str:
-    return f"{NAMESPACE}/{suite}.{task}-v0"
+    """Gymnasium allows letters, digits, '_', '.', '-' in names: a twin pair's '@' becomes '-'."""
+    return f"{NAMESPACE}/{suite}.{task.replace('@', '-')}-v0"
 
 
 def make_task_env(benchmark: str, suite: str, task: str, **kwargs: Any) -> gym.Env:
