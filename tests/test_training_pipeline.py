@@ -58,6 +58,16 @@ def test_train_writes_released_checkpoint_and_manifest(trained):
     assert manifest["trained"] == [{"task": "place_on_pad", "embodiment": "so101", "benchmark": "twins"}]
 
 
+def test_flow_noise_differs_between_steps():
+    from h05.training.trainer import flow_seed
+
+    seeds = {flow_seed(0, s, r) for s in range(200) for r in range(4)}
+    assert len(seeds) == 800
+    a = torch.randn(4, generator=torch.Generator().manual_seed(flow_seed(0, 1, 0)))
+    b = torch.randn(4, generator=torch.Generator().manual_seed(flow_seed(0, 2, 0)))
+    assert not torch.equal(a, b)
+
+
 def test_trained_checkpoint_runs_in_h05_policy(trained, demos):
     from evaluators.policy import EpisodeInfo, PolicyInput
     from h05.policy import H05Policy
