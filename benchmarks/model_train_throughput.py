@@ -74,7 +74,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, nargs="+", default=[16], help="one or more batch sizes (OOM is recorded)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--dtype", default="bfloat16", choices=sorted(DTYPES), help="autocast dtype")
-    ap.add_argument("--compile", action="store_true", help="torch.compile each ViT and MoT layer")
+    ap.add_argument("--compile", action="store_true", help="torch.compile each ViT and MoT layer (torch 2.11 + full preset: inductor fails on the backward, recorded as an error; see BENCHMARKS.md)")
     ap.add_argument("--cameras", type=int, default=2)
     ap.add_argument("--steps", type=int, default=20, help="timed optimizer steps per batch size")
     ap.add_argument("--warmup", type=int, default=3)
