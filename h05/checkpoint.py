@@ -172,8 +172,8 @@ def load_checkpoint(folder: str | Path, dtype: str | torch.dtype = "bfloat16",
     native = {k: v.to(dtype) for k, v in to_native(tensors).items()}
     model = model.to_empty(device=device)
     model.load_state_dict(native, strict=True, assign=False)
-    model.reset_buffers()
     model = model.to(device=device, dtype=dtype).eval()
+    model.reset_buffers()  # after the cast: RoPE frequencies stay float32 in a bf16 model
     return model, config, load_metadata(folder)
 
 

@@ -125,7 +125,7 @@ class BeingH05(nn.Module):
         rot.inv_freq, rot.original_inv_freq = inv_freq.to(dev), inv_freq.clone().to(dev)
         if self.config.use_mpg:
             m = self.mpg
-            m.directions = random_directions(*m.directions.shape, m.seed).to(m.directions.device)
+            m.directions = random_directions(*m.directions.shape, m.seed).to(m.directions.device, m.directions.dtype)
 
     # ----------------------------------------------------------------- prefix
     @property
