@@ -5,7 +5,10 @@
 
 Resumable: each episode is appended to ``<out>/<task>@<embodiment>.jsonl`` as it finishes, tagged
 with a fingerprint of the twins code and assets; a rerun skips episodes already recorded under the
-same fingerprint (episodes of other code versions are ignored, never mixed in). Progress goes to
+same fingerprint (episodes of other code versions are ignored, never mixed in), unless
+``--reuse FP:EMB,EMB`` names an older fingerprint whose episodes still stand for those embodiments
+(a change that cannot touch them); ``--verify-reuse K`` then reruns K episodes of each reused pair
+under the current code and refuses the reuse unless success and step counts match. Progress goes to
 stdout, one line per finished pair; the matrix (markdown) is printed and written to ``<out>/matrix.md``
 from whatever is recorded, so slices run in parallel processes combine into one table.
 """
@@ -44,15 +47,52 @@ def recorded(path: Path, fingerprint: str) -> dict[int, dict]:
     return out
 
 
-def run_pair(args: tuple[str, str, int, str, str]) -> dict:
+def recorded_for(path: Path, fingerprint: str, reuse: tuple[str, ...] = ()) -> dict[int, dict]:
+    """Episodes under the current fingerprint, filled in from the reused older ones."""
+    out: dict[int, dict] = {}
+    for fp in reversed((fingerprint, *reuse)):
+        out.update(recorded(path, fp))
+    return out
+
+
+def parse_reuse(items: list[str]) -> dict[str, tuple[str, ...]]:
+    """``FP:EMB,EMB`` items -> embodiment -> reused fingerprints."""
+    out: dict[str, tuple[str, ...]] = {}
+    for item in items:
+        fp, _, embs = item.partition(":")
+        if not fp or not embs:
+            raise SystemExit(f"--reuse {item!r}: expected FINGERPRINT:EMBODIMENT[,EMBODIMENT...]")
+        for e in embs.split(","):
+            out[e] = out.get(e, ()) + (fp,)
+    return out
+
+
+def verify_reuse(task: str, emb: str, out_dir: Path, reuse: tuple[str, ...], k: int) -> list[str]:
+    """Rerun the first ``k`` reused episodes under the current code; describe any that differ."""
+    from envs.twins.benchmark import find_pair
+    from envs.twins.env import TwinEnv
+    from envs.twins.expert import run_expert_episode
+
+    old = recorded_for(out_dir / f"{task}@{emb}.jsonl", "", reuse)
+    env = TwinEnv(find_pair(task, emb), render=False)
+    bad = []
+    for i in sorted(old)[:k]:
+        r = run_expert_episode(env, i)
+        if (r["success"], r["steps"]) != (old[i]["success"], old[i]["steps"]):
+            bad.append(f"{task}@{emb}#{i}: now {r['success']}/{r['steps']} steps, recorded {old[i]['success']}/{old[i]['steps']}")
+    env.close()
+    return bad
+
+
+def run_pair(args: tuple[str, str, int, str, str, tuple[str, ...]]) -> dict:
     """Run the missing episodes of one pair, appending each to its jsonl; return the pair's summary."""
     from envs.twins.benchmark import find_pair
     from envs.twins.env import TwinEnv
     from envs.twins.expert import run_expert_episode
 
-    task, emb, n, out_dir, fingerprint = args
+    task, emb, n, out_dir, fingerprint, reuse = args
     path = Path(out_dir) / f"{task}@{emb}.jsonl"
-    done = recorded(path, fingerprint)
+    done = recorded_for(path, fingerprint, reuse)
     t0 = time.perf_counter()
     todo = [i for i in range(n) if i not in done]
     if todo:
@@ -76,7 +116,7 @@ def run_pair(args: tuple[str, str, int, str, str]) -> dict:
             "new_episodes": len(todo), "seconds": time.perf_counter() - t0}
 
 
-def matrix(out_dir: Path, n: int, fingerprint: str) -> str:
+def matrix(out_dir: Path, n: int, fingerprint: str, reuse: dict[str, tuple[str, ...]] | None = None) -> str:
     """Markdown task x embodiment table of successes over the first ``n`` init indices."""
     from envs.twins.embodiments import embodiment_names, load_embodiment
     from envs.twins.tasks import TASKS
@@ -89,7 +129,7 @@ def matrix(out_dir: Path, n: int, fingerprint: str) -> str:
             if not t.feasible(load_embodiment(e)):
                 cells.append("infeasible (one arm)")
                 continue
-            done = recorded(out_dir / f"{t.name}@{e}.jsonl", fingerprint)
+            done = recorded_for(out_dir / f"{t.name}@{e}.jsonl", fingerprint, (reuse or {}).get(e, ()))
             eps = [done[i] for i in range(n) if i in done]
             ok = sum(r["success"] for r in eps)
             cell = f"{ok}/{len(eps)}" if eps else "not run"
@@ -109,6 +149,10 @@ def main() -> None:
     p.add_argument("--embodiments", nargs="*", default=None)
     p.add_argument("--out", default="runs/twins_experts", help="directory of per-pair jsonl files")
     p.add_argument("--table-only", action="store_true", help="print the matrix from what is recorded, run nothing")
+    p.add_argument("--reuse", action="append", default=[], metavar="FP:EMB,EMB",
+                   help="episodes recorded under older code FP still count for these embodiments")
+    p.add_argument("--verify-reuse", type=int, default=3, metavar="K",
+                   help="rerun K reused episodes per reused pair and refuse the reuse on any difference")
     a = p.parse_args()
     known_tasks = [t.name for t in TASKS]
     for name in a.tasks or []:
@@ -120,8 +164,17 @@ def main() -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     fp = code_fingerprint()
-    jobs = [(t.name, e, a.episodes, str(out), fp) for t in TASKS if (a.tasks is None or t.name in a.tasks)
+    reuse = parse_reuse(a.reuse)
+    jobs = [(t.name, e, a.episodes, str(out), fp, reuse.get(e, ())) for t in TASKS if (a.tasks is None or t.name in a.tasks)
             for e in embs if t.feasible(load_embodiment(e))]
+    if reuse and a.verify_reuse > 0:
+        bad: list[str] = []
+        for task, e, *_ in jobs:
+            if e in reuse:
+                bad += verify_reuse(task, e, out, reuse[e], a.verify_reuse)
+        if bad:
+            raise SystemExit("reused episodes differ under the current code:\n" + "\n".join(bad))
+        print(f"reuse verified: {a.verify_reuse} episodes per reused pair replay identically", flush=True)
     if not a.table_only:
         print(f"code {fp}: {len(jobs)} pairs x {a.episodes} episodes, {a.workers} workers -> {out}", flush=True)
         with ProcessPoolExecutor(a.workers) as pool:
@@ -129,9 +182,10 @@ def main() -> None:
                 r = fut.result()
                 print(f"[{k}/{len(jobs)}] {r['task']:14s} {r['embodiment']:12s} {r['successes']}/{r['episodes']}"
                       f"  ({r['new_episodes']} new, {r['seconds']:.0f}s)  failed: {r['failed_init_indices']}", flush=True)
-    table = matrix(out, a.episodes, fp)
-    (out / "matrix.md").write_text(f"code {fp}, {a.episodes} episodes per pair\n\n{table}\n")
-    print(f"\ncode {fp}, {a.episodes} episodes per pair (bold: below 90% or incomplete)\n\n{table}")
+    table = matrix(out, a.episodes, fp, reuse)
+    head = f"code {fp}" + "".join(f"; {e}: also episodes of code {','.join(f)}" for e, f in reuse.items())
+    (out / "matrix.md").write_text(f"{head}, {a.episodes} episodes per pair\n\n{table}\n")
+    print(f"\n{head}, {a.episodes} episodes per pair (bold: below 90% or incomplete)\n\n{table}")
 
 
 if __name__ == "__main__":

@@ -90,6 +90,7 @@ class EmbodimentSpec:
     column: Mapping[str, float] | None
     head_camera: tuple[float, float, float] | None
     hands: Mapping[str, HandSpec]
+    workspace_radius: tuple[float, float] | None = None  # reach annulus around the arm base (single-arm layouts)
 
     @property
     def bimanual(self) -> bool:
@@ -183,6 +184,7 @@ def load_embodiment(name: str) -> EmbodimentSpec:
         column=raw.get("column"),
         head_camera=_vec(raw["head_camera"]) if raw.get("head_camera") else None,
         hands=hands,
+        workspace_radius=_vec(ws["radius"], 2) if ws.get("radius") else None,
     )
 
 

@@ -21,6 +21,7 @@ from envs.unified_space import slot_group
 
 OPEN, CLOSED = 0.0, 1.0  # hand closure commands
 RELEASE = -1.0  # back each finger off from where it stopped on the object, without opening wide
+APPROACH = -2.0  # open only as wide as the hand's ``approach_closure`` (a jaw opened fully hits neighbours)
 
 
 @dataclass
@@ -44,8 +45,8 @@ def _pick(side: str, obj: str, hover: float, grip_dwell: int = 6) -> Stage:
         p[2] = min(max(p[2], p[2] - v.s / 2 + reach + 0.1 * v.s), p[2] + 0.35 * v.s)
         up = np.array([0, 0, hover])
         return [
-            Keyframe({side: (p + up, OPEN)}),
-            Keyframe({side: (p, OPEN)}, dwell=2),
+            Keyframe({side: (p + up, APPROACH)}),
+            Keyframe({side: (p, APPROACH)}, dwell=2),
             Keyframe({side: (p, CLOSED)}, dwell=grip_dwell),
             Keyframe({side: (p + up, CLOSED)}, dwell=2),
         ]
@@ -261,13 +262,17 @@ class ScriptedExpert:
         if frame is not None:
             reached, arrived, settled = True, True, True
             for side, (pos, grip) in frame.targets.items():
-                if grip == RELEASE:
+                if grip == APPROACH:
+                    hand = spec.hands[spec.arms[side].hand]
+                    want = np.full_like(self._grip[side], float(hand.params.get("approach_closure", 0.0)))
+                elif grip == RELEASE:
                     if side not in self._release:
                         self._release[side] = np.clip(self._measured_closure(side) - self.release_backoff, 0.0, 1.0)
                     want = self._release[side]
                 else:
-                    self._release.pop(side, None)
                     want = np.full_like(self._grip[side], grip)
+                if grip != RELEASE:
+                    self._release.pop(side, None)
                 g = self._grip[side]
                 opening = want < g
                 # opening starts from where the fingers stopped on the object, then ramps

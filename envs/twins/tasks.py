@@ -107,20 +107,22 @@ def sample_points(
     regions: Mapping[str, tuple[float, float, float, float]] | None = None, bimanual: bool = False,
 ) -> dict[str, np.ndarray]:
     """Sample object xy in the workspace, each at least ``min_dist`` from the others (regions in
-    normalised [-1, 1] coordinates). Objects are placed one at a time, each redrawn until it fits;
+    normalised [-1, 1] coordinates; single-arm layouts also inside the arm's reach annulus where the
+    embodiment has one). Objects are placed one at a time, each redrawn until it fits;
     a dead end restarts the scene, so crowded layouts (four items in a small humanoid workspace)
     are found where drawing all points at once and rejecting the set almost never succeeds."""
     center = np.array(spec.bimanual_center if bimanual else spec.workspace_center)
     half = np.array(spec.bimanual_half if bimanual else spec.workspace_half)
     regions = regions or {}
     order = sorted(names, key=lambda n: n not in regions)  # constrained items first, while there is room
+    r_lo, r_hi = (0.0, np.inf) if bimanual or spec.workspace_radius is None else spec.workspace_radius
     for _ in range(1_000):
         pts: dict[str, np.ndarray] = {}
         for n in order:
             x0, x1, y0, y1 = regions.get(n, (-1, 1, -1, 1))
             for _ in range(200):
                 p = center + np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)]) * half
-                if all(np.linalg.norm(p - q) >= min_dist for q in pts.values()):
+                if r_lo <= np.linalg.norm(p) <= r_hi and all(np.linalg.norm(p - q) >= min_dist for q in pts.values()):
                     pts[n] = p
                     break
             else:
