@@ -7,7 +7,8 @@
 # zero text head, so they compress) + logs into $OUT.
 #
 # Knobs (env): EPISODES (per pair and split), SPLITS, DEMO_TIMEOUT (s), STEPS_A/STEPS_B, MINUTES (training
-# wall-clock cap), BATCH, PRESET, EVAL_TRIALS, PY (python), OUT.
+# wall-clock cap), BATCH, PRESET, EVAL_TRIALS (0: no eval there), PY (python), OUT, PAIRS_A / PAIRS_B_EXTRA
+# (task:embodiment lists), HOLDOUT (hydra list), DIAG=0 (no open-loop diagnostics), DEMO_BACK=0 (no dataset back).
 set -u
 PY=${PY:-python3}
 OUT=${OUT:-/tmp/h05_out}
@@ -33,8 +34,9 @@ stamp "python: $($PY -c 'import sys, torch; print(sys.version.split()[0], torch.
 $PY -c "import mujoco, av; print('mujoco', mujoco.__version__, 'av', av.__version__)" || exit 3
 
 # 1. demos: one process per (task, embodiment); each writes $WORK/demos/<task>/<embodiment>
-PAIRS_A="place_on_pad:so101 place_on_pad:fr3_inspire place_on_pad:d1"
-PAIRS_B_EXTRA="place_on_pad:adam_u place_on_pad:g1 place_left_of:so101 place_left_of:fr3_inspire place_left_of:d1 place_left_of:adam_u place_left_of:g1"
+PAIRS_A=${PAIRS_A:-"place_on_pad:so101 place_on_pad:fr3_inspire place_on_pad:d1"}
+PAIRS_B_EXTRA=${PAIRS_B_EXTRA-"place_on_pad:adam_u place_on_pad:g1 place_left_of:so101 place_left_of:fr3_inspire place_left_of:d1 place_left_of:adam_u place_left_of:g1"}
+HOLDOUT=${HOLDOUT:-"[place_on_pad@adam_u,place_left_of@fr3_inspire]"}
 # SPLITS processes per pair (init indices k*EPISODES.. of split k), each its own dataset folder
 SPLITS=${SPLITS:-2}
 for p in $PAIRS_A $PAIRS_B_EXTRA; do
@@ -74,7 +76,7 @@ $PY -m evaluators.cli train "datasets=$(datasets "$PAIRS_A")" out=$WORK/train_A 
   > "$WORK/train_A.log" 2>&1 &
 PA=$!
 $PY -m evaluators.cli train "datasets=$(datasets "$PAIRS_A $PAIRS_B_EXTRA")" \
-  'holdout=[place_on_pad@adam_u,place_left_of@fr3_inspire]' out=$WORK/train_B train.steps=$STEPS_B "${COMMON[@]}" \
+  "holdout=$HOLDOUT" out=$WORK/train_B train.steps=$STEPS_B "${COMMON[@]}" \
   > "$WORK/train_B.log" 2>&1 &
 PB=$!
 wait $PA; stamp "train A exit $?"; tail -3 "$WORK/train_A.log"
@@ -87,8 +89,11 @@ done
 ls -la "$OUT"
 
 # 3b. open-loop diagnostics on a training split; one GPU-rendered dataset comes back for comparison
-$PY benchmarks/train_diag.py "$WORK/train_A/final" "$WORK/demos/place_on_pad_s0/so101" --batches 2 2>&1 | grep -v Warn | tail -3
-tar -C "$WORK/demos/place_on_pad_s0" -cf "$OUT/demo_so101.tar" so101
+if [ "${DIAG:-1}" = 1 ]; then
+  timeout ${DIAG_TIMEOUT:-60} $PY benchmarks/train_diag.py "$WORK/train_A/final" "$WORK/demos/place_on_pad_s0/so101" --batches 2 2>&1 \
+    | grep -v Warn | tail -3 | tee "$OUT/diag_A.txt"
+fi
+[ "${DEMO_BACK:-1}" = 1 ] && tar -C "$WORK/demos/place_on_pad_s0" -cf "$OUT/demo_so101.tar" so101
 
 # 4. sanity eval of A there (GPU policy, EGL renderer)
 if [ -d "$WORK/train_A/final" ] && [ "$EVAL_TRIALS" -gt 0 ]; then
