@@ -67,3 +67,20 @@ def test_h05_list_and_eval_on_twins(tmp_path):
                         "name=t", "progress=false"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "place_on_pad@so101" in r.stdout
+
+
+def test_layouts_stay_in_reach_and_never_start_solved():
+    from envs.twins.embodiments import embodiment_names, load_embodiment
+    from envs.twins.tasks import _left_of
+
+    so101 = load_embodiment("so101")
+    r_lo, r_hi = so101.workspace_radius
+    for t in TASKS:
+        if t.feasible(so101):
+            for i in range(30):
+                for name, p in t.sample_layout(so101, i).positions.items():
+                    assert r_lo <= np.linalg.norm(p[:2]) <= r_hi, (t.name, i, name, p)
+    left_of = next(t for t in TASKS if t.name == "place_left_of")
+    for emb in embodiment_names():
+        spec = load_embodiment(emb)
+        assert not any(_left_of(spec, left_of.sample_layout(spec, i).positions, "red_cube", "blue_cube") for i in range(200))
