@@ -18,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from envs.benchmarks import TaskInfo
-from envs.observation import check_action
+from envs.observation import check_action, observation_space
 from envs.robocasa.actions import unified_order_to_robosuite
 from envs.robocasa.assets import RoboCasaAssetsMissing, check_assets, package_assets_root
 from envs.robocasa.protocol import load_protocol
@@ -120,17 +120,7 @@ class RoboCasaEnv(gym.Env):
         self._env = _make_robosuite_env(task, render, self.camera_size, seed=self.protocol.base_seed)
         n = UNIFIED_DIM if action_space == "unified" else NATIVE_DIM
         self.action_space = gym.spaces.Box(-1.0 if n == NATIVE_DIM else -np.inf, 1.0 if n == NATIVE_DIM else np.inf, (n,), np.float32)
-        img = gym.spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8)
-        self.observation_space = gym.spaces.Dict(
-            {
-                "images": gym.spaces.Dict({c: img for c in self.protocol.cameras} if render else {}),
-                "state": gym.spaces.Box(-np.inf, np.inf, (UNIFIED_DIM,), np.float32),
-                "state_mask": gym.spaces.MultiBinary(UNIFIED_DIM),
-                "instruction": gym.spaces.Text(1000),
-                "embodiment": gym.spaces.Text(100),
-                "task": gym.spaces.Text(300),
-            }
-        )
+        self.observation_space = observation_space(self.protocol.cameras if render else (), self.image_size)
         self._state_mask = self.mapping.mask("state")
         self._steps = 0
         self._instruction = task.instruction

@@ -18,7 +18,7 @@ import mujoco
 import numpy as np
 
 from envs.benchmarks import TaskInfo
-from envs.observation import check_action
+from envs.observation import check_action, observation_space
 from envs.rendering import configure_headless_rendering
 from envs.twins.embodiments import EmbodimentSpec, load_embodiment
 from envs.twins.model_builder import build_mjcf
@@ -68,17 +68,7 @@ class TwinEnv(gym.Env):
         self._side_geoms = {side: np.array([g for g, b in zip(hand_geoms, body_names) if b.startswith(f"{side}_")], int)
                             for side in self.robot.arms}
         self.action_space = gym.spaces.Box(-np.inf, np.inf, (UNIFIED_DIM,), np.float32)
-        img = gym.spaces.Box(0, 255, (IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
-        self.observation_space = gym.spaces.Dict(
-            {
-                "images": gym.spaces.Dict({c: img for c in self.cameras} if render else {}),
-                "state": gym.spaces.Box(-np.inf, np.inf, (UNIFIED_DIM,), np.float32),
-                "state_mask": gym.spaces.MultiBinary(UNIFIED_DIM),
-                "instruction": gym.spaces.Text(1000),
-                "embodiment": gym.spaces.Text(100),
-                "task": gym.spaces.Text(300),
-            }
-        )
+        self.observation_space = observation_space(self.cameras if render else (), IMAGE_SIZE)
         self._state_mask = self.mapping.mask("state")
         self._steps = 0
         self._q_cmd: dict[str, np.ndarray] = {}
