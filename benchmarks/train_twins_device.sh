@@ -8,7 +8,7 @@
 #
 # Knobs (env): EPISODES (per pair and split), SPLITS, DEMO_TIMEOUT (s), STEPS_A/STEPS_B, MINUTES (training
 # wall-clock cap), BATCH, PRESET, EVAL_TRIALS (0: no eval there), PY (python), OUT, PAIRS_A / PAIRS_B_EXTRA
-# (task:embodiment lists), HOLDOUT (hydra list), DIAG=0 (no open-loop diagnostics), DEMO_BACK=0 (no dataset back).
+# (task:embodiment lists), HOLDOUT (hydra list), DIAG=0 (no open-loop diagnostics), DEMO_BACK=0 (no dataset back), TRAIN_B=0 (specialist A only).
 set -u
 PY=${PY:-python3}
 OUT=${OUT:-/tmp/h05_out}
@@ -75,12 +75,14 @@ COMMON=(model.preset=$PRESET model.text_head=zero save_prune_vocab=true save_tok
 $PY -m evaluators.cli train "datasets=$(datasets "$PAIRS_A")" out=$WORK/train_A train.steps=$STEPS_A "${COMMON[@]}" \
   > "$WORK/train_A.log" 2>&1 &
 PA=$!
-$PY -m evaluators.cli train "datasets=$(datasets "$PAIRS_A $PAIRS_B_EXTRA")" \
-  "holdout=$HOLDOUT" out=$WORK/train_B train.steps=$STEPS_B "${COMMON[@]}" \
-  > "$WORK/train_B.log" 2>&1 &
-PB=$!
+if [ "${TRAIN_B:-1}" = 1 ]; then
+  $PY -m evaluators.cli train "datasets=$(datasets "$PAIRS_A $PAIRS_B_EXTRA")" \
+    "holdout=$HOLDOUT" out=$WORK/train_B train.steps=$STEPS_B "${COMMON[@]}" \
+    > "$WORK/train_B.log" 2>&1 &
+  PB=$!
+fi
 wait $PA; stamp "train A exit $?"; tail -3 "$WORK/train_A.log"
-wait $PB; stamp "train B exit $?"; tail -3 "$WORK/train_B.log"
+[ "${TRAIN_B:-1}" = 1 ] && { wait $PB; stamp "train B exit $?"; tail -3 "$WORK/train_B.log"; }
 
 # 3. pack checkpoints + logs before the eval, so they come back whatever happens next
 for r in A B; do
