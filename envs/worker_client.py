@@ -226,18 +226,24 @@ class RemoteEnv(gym.Env):
         wrappers: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         self.timeouts = timeouts or WorkerTimeouts()
+        self.benchmark = benchmark
         self.worker = WorkerProcess(python or worker_python(benchmark, python_overrides))
-        self._episode_deadline: float | None = None
-        self._noop: np.ndarray | None = None
-        request = {"op": "make", "benchmark": benchmark, "suite": suite, "task": task, "render": bool(render),
-                   "max_steps": max_steps, "wrappers": [dict(w) for w in wrappers]}
+        self._wrappers = [dict(w) for w in wrappers]
+        self.action_space = gym.spaces.Box(-np.inf, np.inf, (UNIFIED_DIM,), np.float32)
         try:
-            made = self.worker.request(request, self.timeouts.make_s)
+            self.make(suite, task, render, max_steps)
         except BaseException:
             self.worker.shutdown()
             raise
+
+    def make(self, suite: str, task: str, render: bool = True, max_steps: int | None = None) -> None:
+        """(Re)build the hosted env for another task of the same benchmark, in the same worker process."""
+        self._episode_deadline: float | None = None
+        self._noop: np.ndarray | None = None
+        request = {"op": "make", "benchmark": self.benchmark, "suite": suite, "task": task, "render": bool(render),
+                   "max_steps": max_steps, "wrappers": self._wrappers}
+        made = self.worker.request(request, self.timeouts.make_s)
         self.task = TaskInfo(**made["task"])
-        self.action_space = gym.spaces.Box(-np.inf, np.inf, (UNIFIED_DIM,), np.float32)
 
     @property
     def pid(self) -> int:

@@ -63,7 +63,7 @@ class EnvWorkerSettings:
 
 
 class WorkerEnvCache:
-    """Keeps one worker-hosted env alive while consecutive episodes share a task."""
+    """Keeps one env worker alive across episodes; its env is rebuilt in place when the task changes."""
 
     def __init__(self, render: bool, settings: EnvWorkerSettings | None = None) -> None:
         self.render = render
@@ -75,6 +75,16 @@ class WorkerEnvCache:
         task = find_task(get_benchmark(spec.benchmark), spec.suite, spec.task)  # validates ids before any process starts
         key = (spec.benchmark, task.key)
         if self.key != key or self.env is None:
+            if self.env is not None and self.env.benchmark == spec.benchmark and self.env.worker.alive():
+                # Same simulator family: rebuild the env inside the running worker (saves
+                # the interpreter start and imports); any failure falls back to a fresh worker.
+                try:
+                    self.key = None
+                    self.env.make(spec.suite, task.name, self.render, spec.max_steps)
+                    self.key = key
+                    return self.env, task
+                except Exception:  # noqa: BLE001 - the worker is suspect: replace it
+                    pass
             self.close()
             self.env = RemoteEnv(
                 spec.benchmark, spec.suite, task.name, render=self.render, max_steps=spec.max_steps,
