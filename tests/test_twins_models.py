@@ -53,6 +53,7 @@ def test_1000_random_actions_stay_finite(name):
 def test_gym_registration_and_observation_contract():
     import gymnasium as gym
 
+    import envs.registration  # noqa: F401  (registers every benchmark's h05/ ids)
     from envs.observation import check_observation
 
     env = gym.make(gym_id("stack_blocks", "d1"), render=True)

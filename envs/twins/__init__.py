@@ -10,26 +10,8 @@ def make_twin(task: str, embodiment: str, render: bool = False, max_steps: int |
 
 
 def gym_id(task: str, embodiment: str) -> str:
-    return f"h05/Twins-{task}-{embodiment}-v0"
+    """The gymnasium id of a pair (registered by ``import envs.registration``), e.g. ``h05/spatial.stack_blocks-d1-v0``."""
+    from envs.registration import env_id
+    from envs.twins.tasks import twin_task
 
-
-def register_gym_envs() -> list[str]:
-    """Register every feasible pair as ``h05/Twins-<task>-<embodiment>-v0``; return the ids."""
-    import gymnasium as gym
-
-    from envs.twins.embodiments import embodiment_names, load_embodiment
-    from envs.twins.tasks import TASKS
-
-    ids = []
-    for t in TASKS:
-        for e in embodiment_names():
-            if t.feasible(load_embodiment(e)):
-                env_id = gym_id(t.name, e)
-                if env_id not in gym.registry:
-                    gym.register(id=env_id, entry_point="envs.twins:make_twin", kwargs={"task": t.name, "embodiment": e},
-                                 disable_env_checker=True)  # render=False has an empty images dict, as LIBERO
-                ids.append(env_id)
-    return ids
-
-
-register_gym_envs()
+    return env_id(twin_task(task).suite, f"{task}@{embodiment}")
