@@ -78,3 +78,17 @@ def observation_space(cameras: Sequence[str], image_size: int) -> gym.spaces.Dic
             "task": gym.spaces.Text(300),
         }
     )
+
+
+def make_observation(
+    images: Mapping[str, np.ndarray], state: np.ndarray, state_mask: np.ndarray, task: Any
+) -> dict[str, Any]:
+    """The contract's observation dict for ``task`` (a ``TaskInfo``)."""
+    return {
+        "images": dict(images),
+        "state": state,
+        "state_mask": state_mask.copy(),
+        "instruction": task.instruction,
+        "embodiment": task.embodiment,
+        "task": task.key,
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -32,3 +33,21 @@ def resize_upright(frame: np.ndarray, size: int, rotate_180: bool = False) -> np
     if img.shape[0] != size or img.shape[1] != size:
         img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(img, dtype=np.uint8)
+
+
+_jit_warmed = False
+
+
+def warm_jit_before_gl(blind_step: Callable[[], None]) -> None:
+    """Run ``blind_step`` (build a camera-less env, step it once) before the first GL context.
+
+    robosuite JIT-compiles its controller code with numba on first use; a
+    compile after an EGL/llvmpipe context exists corrupts every later frame in
+    the process (both use LLVM). Once per process; skipped with NUMBA_DISABLE_JIT=1.
+    """
+    global _jit_warmed
+    if _jit_warmed or os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        _jit_warmed = True
+        return
+    blind_step()
+    _jit_warmed = True

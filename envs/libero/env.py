@@ -10,7 +10,6 @@ carries ``success`` from the task's own success check.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import gymnasium as gym
@@ -19,30 +18,17 @@ import numpy as np
 from envs.benchmarks import TaskInfo
 from envs.libero.benchmark import bddl_path, init_states
 from envs.libero.protocol import load_protocol
-from envs.observation import check_action, observation_space
-from envs.rendering import configure_headless_rendering, resize_upright
+from envs.observation import check_action, make_observation, observation_space
+from envs.rendering import configure_headless_rendering, resize_upright, warm_jit_before_gl
 from envs.unified_space import UNIFIED_DIM, embodiment
 
-_numba_warm = False
-
-
-def _warm_numba_without_gl(task: TaskInfo) -> None:
-    """Compile robosuite's numba controller code before any GL context exists.
-
-    A JIT compile after an EGL/llvmpipe context is created corrupts every
-    later frame in the process (both use LLVM); one blind env step avoids it.
-    """
-    global _numba_warm
-    if _numba_warm or os.environ.get("NUMBA_DISABLE_JIT") == "1":
-        _numba_warm = True
-        return
+def _blind_step(task: TaskInfo) -> None:
     from libero.libero.envs.env_wrapper import ControlEnv
 
     env = ControlEnv(bddl_file_name=bddl_path(task), use_camera_obs=False, has_offscreen_renderer=False)
     env.reset()
     env.step(np.zeros(7))
     env.close()
-    _numba_warm = True
 
 
 class LiberoEnv(gym.Env):
@@ -68,7 +54,7 @@ class LiberoEnv(gym.Env):
         self._init_states = init_states(task)
         if render:
             configure_headless_rendering()
-            _warm_numba_without_gl(task)
+            warm_jit_before_gl(lambda: _blind_step(task))
         from libero.libero.envs.env_wrapper import ControlEnv
 
         size = self.protocol.render_size
@@ -115,14 +101,7 @@ class LiberoEnv(gym.Env):
         if self.render_images:
             for cam in self.protocol.cameras:
                 images[cam] = resize_upright(raw[f"{cam}_image"], self.protocol.image_size, rotate_180=True)
-        return {
-            "images": images,
-            "state": state,
-            "state_mask": self._state_mask.copy(),
-            "instruction": self.task.instruction,
-            "embodiment": self.task.embodiment,
-            "task": self.task.key,
-        }
+        return make_observation(images, state, self._state_mask, self.task)
 
     # -- gymnasium API ---------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):

@@ -11,7 +11,6 @@ at the protocol's step limit. ``info["success"]`` is the task's own
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import gymnasium as gym
@@ -25,7 +24,6 @@ from envs.robocasa.protocol import load_protocol
 from envs.unified_space import UNIFIED_DIM, embodiment
 
 NATIVE_DIM = 12
-_numba_warm = False
 
 
 def _quat_xyzw_to_axis_angle(q: np.ndarray) -> np.ndarray:
@@ -66,17 +64,11 @@ def _make_robosuite_env(task: TaskInfo, render: bool, camera_size: int, seed: in
     )
 
 
-def _warm_numba_without_gl(task: TaskInfo) -> None:
-    """Compile robosuite's numba controller code before any GL context exists (see FACTS: garbage frames)."""
-    global _numba_warm
-    if _numba_warm or os.environ.get("NUMBA_DISABLE_JIT") == "1":
-        _numba_warm = True
-        return
+def _blind_step(task: TaskInfo) -> None:
     env = _make_robosuite_env(task, render=False, camera_size=16, seed=0)
     env.reset()
     env.step(np.zeros(env.action_dim))
     env.close()
-    _numba_warm = True
 
 
 class RoboCasaEnv(gym.Env):
@@ -96,7 +88,7 @@ class RoboCasaEnv(gym.Env):
     ) -> None:
         if action_space not in ("unified", "native"):
             raise ValueError(f"action_space must be 'unified' or 'native', got {action_space!r}")
-        from envs.rendering import configure_headless_rendering
+        from envs.rendering import configure_headless_rendering, warm_jit_before_gl
 
         self.task = task
         self.protocol = load_protocol()
@@ -116,7 +108,7 @@ class RoboCasaEnv(gym.Env):
         self.asset_pack = check_assets([(s.layout, s.style) for s in scenes])
         if render:
             configure_headless_rendering()
-            _warm_numba_without_gl(task)
+            warm_jit_before_gl(lambda: _blind_step(task))
         self._env = _make_robosuite_env(task, render, self.camera_size, seed=self.protocol.base_seed)
         n = UNIFIED_DIM if action_space == "unified" else NATIVE_DIM
         self.action_space = gym.spaces.Box(-1.0 if n == NATIVE_DIM else -np.inf, 1.0 if n == NATIVE_DIM else np.inf, (n,), np.float32)

@@ -18,7 +18,7 @@ import mujoco
 import numpy as np
 
 from envs.benchmarks import TaskInfo
-from envs.observation import check_action, observation_space
+from envs.observation import check_action, make_observation, observation_space
 from envs.rendering import configure_headless_rendering
 from envs.twins.embodiments import EmbodimentSpec, load_embodiment
 from envs.twins.model_builder import build_mjcf
@@ -182,14 +182,7 @@ class TwinEnv(gym.Env):
             for cam in self.cameras:
                 self._renderer.update_scene(self.data, camera=cam)
                 images[cam] = self._renderer.render().copy()
-        return {
-            "images": images,
-            "state": self.state_vector(),
-            "state_mask": self._state_mask.copy(),
-            "instruction": self.task.instruction,
-            "embodiment": self.task.embodiment,
-            "task": self.task.key,
-        }
+        return make_observation(images, self.state_vector(), self._state_mask, self.task)
 
     # -- gymnasium API ------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
