@@ -42,6 +42,14 @@ def state_digest(obs: dict[str, Any]) -> str:
     return hashlib.sha256(np.ascontiguousarray(obs["state"], dtype=np.float32).tobytes()).hexdigest()[:16]
 
 
+def check_execute_steps(execute_steps: int, policy: Policy) -> None:
+    """Every executor runs 1..H actions of a chunk before the next one may take over."""
+    if not 1 <= execute_steps <= policy.chunk_length:
+        raise ValueError(
+            f"execute_steps={execute_steps} must lie in 1..chunk_length ({policy.chunk_length}) of policy {policy.name!r}"
+        )
+
+
 class PolicyFault(RuntimeError):
     """The policy raised or returned something unusable (an error, not a task failure)."""
 
@@ -65,10 +73,7 @@ class SyncChunkExecutor:
         first_obs: dict[str, Any],
         execute_steps: int,
     ) -> EpisodeResult:
-        if not 1 <= execute_steps <= policy.chunk_length:
-            raise ValueError(
-                f"execute_steps={execute_steps} must lie in 1..chunk_length ({policy.chunk_length}) of policy {policy.name!r}"
-            )
+        check_execute_steps(execute_steps, policy)
         obs = first_obs
         steps, reward, queries = 0, 0.0, 0
         inference_s = sim_s = 0.0
@@ -250,8 +255,7 @@ class AsyncChunkExecutor:
         execute_steps: int,
     ) -> EpisodeResult:
         h = policy.chunk_length
-        if not 1 <= execute_steps <= h:
-            raise ValueError(f"execute_steps={execute_steps} must lie in 1..chunk_length ({h}) of policy {policy.name!r}")
+        check_execute_steps(execute_steps, policy)
         dt = None
         if self.latency is not None:
             hz = self.control_hz or control_hz_of(env)

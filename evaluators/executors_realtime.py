@@ -19,7 +19,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from evaluators.executors import HOLD, STOP, EpisodeResult, PolicyFault, control_hz_of, state_digest
+from evaluators.executors import HOLD, STOP, EpisodeResult, PolicyFault, check_execute_steps, control_hz_of, state_digest
 from evaluators.policy import Policy, PolicyInput, check_chunks
 
 
@@ -111,8 +111,7 @@ class RealTimeChunkExecutor:
         execute_steps: int,
     ) -> EpisodeResult:
         h, d = policy.chunk_length, self.delay
-        if not 1 <= execute_steps <= h:
-            raise ValueError(f"execute_steps={execute_steps} must lie in 1..chunk_length ({h}) of policy {policy.name!r}")
+        check_execute_steps(execute_steps, policy)
         if d > h - 1:
             raise ValueError(f"delay={d} must be below the chunk length {h} of policy {policy.name!r}")
         hz = self.control_hz or control_hz_of(env)
