@@ -75,6 +75,15 @@ def run_eval(overrides: Sequence[str]) -> Path:
     cfg = to_container(compose("eval", overrides))
     policy = make_policy(cfg["policy"])
     specs = plan_from_config(cfg, policy_identity(policy))
+    # Validate everything before the run folder is touched.
+    render = {"auto": None, True: True, False: False}.get(cfg["render"], cfg["render"])
+    if render not in (None, True, False):
+        raise ConfigError(f"render must be auto, true or false, got {cfg['render']!r}")
+    workers = cfg["workers"]
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
+    env_workers = EnvWorkerSettings.from_config(cfg.get("env_workers"))
+    executor = make_executor(cfg["executor"]["name"])
     run_dir = Path(cfg["runs_dir"]) / cfg["name"]
     store = EpisodeStore(run_dir, writer=f"shard-{cfg['shard']['index']:04d}")
     store.bind_plan(plan_hash(specs), {"config": cfg, "episodes": len(specs), "policy": policy.describe()})
@@ -83,15 +92,9 @@ def run_eval(overrides: Sequence[str]) -> Path:
 
         return launch(cfg, overrides, specs, run_dir)
     mine = shard(specs, cfg["shard"]["index"], cfg["shard"]["count"])
-    render = {"auto": None, True: True, False: False}.get(cfg["render"], cfg["render"])
-    if render not in (None, True, False):
-        raise ConfigError(f"render must be auto, true or false, got {cfg['render']!r}")
-    workers = cfg["workers"]
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
     with store:
-        run_episodes(mine, store, policy, make_executor(cfg["executor"]["name"]), render=render, progress=cfg["progress"],
-                     env_workers=EnvWorkerSettings.from_config(cfg.get("env_workers")), workers=workers)
+        run_episodes(mine, store, policy, executor, render=render, progress=cfg["progress"],
+                     env_workers=env_workers, workers=workers)
     md = write_tables(run_dir, specs, store)
     print(md)
     print(f"records and tables in {run_dir}/", file=sys.stderr)

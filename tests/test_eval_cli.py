@@ -88,6 +88,9 @@ def test_kill_mid_run_then_resume_runs_each_episode_once(tmp_path):
         ("trails_per_task=3", "unknown config key 'trails_per_task' (did you mean trials_per_task?)"),
         ("trials_per_task=51", "trials_per_task=51 is out of range"),
         ("policy=oracle", "oracle"),
+        ("workers=abc", "workers must be a whole number >= 1, got 'abc'"),
+        ("render=maybe", "render must be auto, true or false, got 'maybe'"),
+        ("executor.name=warp", "unknown executor 'warp'"),
     ],
 )
 def test_bad_input_is_a_clear_error(tmp_path, override, message):
