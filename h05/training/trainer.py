@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from h05.config import BeingHConfig
 from h05.data.lerobot import DatasetError, LeRobotDataset, open_dataset
 from h05.data.mixture import MixtureSampler, build_metadata
 from h05.modeling.being_h05 import BeingH05, Observation, TrainingTargets
@@ -110,7 +111,6 @@ def _subset(ds: LeRobotDataset, keep: np.ndarray) -> LeRobotDataset:
 # ---------------------------------------------------------------------------- model
 def build_model(cfg: dict, device: torch.device) -> BeingH05:
     from h05.checkpoint import load_checkpoint
-    from h05.training.presets import build_config
 
     m = cfg["model"]
     over: dict[str, Any] = {}
@@ -142,7 +142,7 @@ def build_model(cfg: dict, device: torch.device) -> BeingH05:
         config.validate()
         return model.train()
     torch.manual_seed(int(cfg.get("seed", 0)))
-    config = build_config(m.get("preset", "tiny"), **over)
+    config = BeingHConfig.preset(m.get("preset", "tiny"), **over)
     model = BeingH05(config).to(device)
     model.reset_buffers()
     if m.get("text_head", "train") == "zero":
