@@ -1,7 +1,7 @@
-"""Env sources for the runner: envs hosted by env workers, rebuilt after any failure.
+"""Env sources for the runner: envs in this process, or hosted by env workers and rebuilt after any failure.
 
-``WorkerEnvCache`` has the interface of ``evaluators.runner.EnvCache`` (``get``
-and ``close``) but builds ``envs.worker_client.RemoteEnv``: each env lives in
+``EnvCache`` keeps one in-process env per task run; ``WorkerEnvCache`` has the
+same interface (``get`` and ``close``) but builds ``envs.worker_client.RemoteEnv``: each env lives in
 its own ``python -m envs.worker`` process, started with the benchmark family's
 interpreter. The runner closes the cache after an episode error, so the next
 episode always gets a fresh worker. ``EnvWorkerSettings.from_config`` reads
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 from envs.benchmarks import TaskInfo, find_task, get_benchmark
+from envs.env_stack import make_env_stack
 from envs.worker_client import RemoteEnv, WorkerTimeouts
 from evaluators.plan import EpisodeSpec
 
@@ -62,36 +63,27 @@ class EnvWorkerSettings:
         return cls(enabled=enabled, python=python, timeouts=timeouts, wrappers=tuple(wrappers))
 
 
-class WorkerEnvCache:
-    """Keeps one env worker alive across episodes; its env is rebuilt in place when the task changes."""
+class EnvCache:
+    """Keeps one env alive while consecutive episodes share a task; envs run in this process."""
 
-    def __init__(self, render: bool, settings: EnvWorkerSettings | None = None) -> None:
+    def __init__(self, render: bool) -> None:
         self.render = render
-        self.settings = settings or EnvWorkerSettings()
         self.key: tuple[str, str] | None = None
-        self.env: RemoteEnv | None = None
+        self.env: Any = None
 
-    def get(self, spec: EpisodeSpec) -> tuple[RemoteEnv, TaskInfo]:
-        task = find_task(get_benchmark(spec.benchmark), spec.suite, spec.task)  # validates ids before any process starts
+    def get(self, spec: EpisodeSpec) -> tuple[Any, TaskInfo]:
+        bench = get_benchmark(spec.benchmark)
+        task = find_task(bench, spec.suite, spec.task)  # validates ids before anything is built
         key = (spec.benchmark, task.key)
         if self.key != key or self.env is None:
-            if self.env is not None and self.env.benchmark == spec.benchmark and self.env.worker.alive():
-                # Same simulator family: rebuild the env inside the running worker (saves
-                # the interpreter start and imports); any failure falls back to a fresh worker.
-                try:
-                    self.key = None
-                    self.env.make(spec.suite, task.name, self.render, spec.max_steps)
-                    self.key = key
-                    return self.env, task
-                except Exception:  # noqa: BLE001 - the worker is suspect: replace it
-                    pass
-            self.close()
-            self.env = RemoteEnv(
-                spec.benchmark, spec.suite, task.name, render=self.render, max_steps=spec.max_steps,
-                python_overrides=self.settings.python, timeouts=self.settings.timeouts, wrappers=self.settings.wrappers,
-            )
+            self.key = None
+            self.env = self._build(spec, bench, task)
             self.key = key
         return self.env, task
+
+    def _build(self, spec: EpisodeSpec, bench: Any, task: TaskInfo) -> Any:
+        self.close()
+        return make_env_stack(bench, task, render=self.render, max_steps=spec.max_steps)
 
     def close(self) -> None:
         if self.env is not None:
@@ -100,3 +92,27 @@ class WorkerEnvCache:
             finally:
                 self.env = None
                 self.key = None
+
+
+class WorkerEnvCache(EnvCache):
+    """Keeps one env worker alive across episodes; its env is rebuilt in place when the task changes."""
+
+    def __init__(self, render: bool, settings: EnvWorkerSettings | None = None) -> None:
+        super().__init__(render)
+        self.settings = settings or EnvWorkerSettings()
+
+    def _build(self, spec: EpisodeSpec, bench: Any, task: TaskInfo) -> RemoteEnv:
+        env = self.env
+        if env is not None and env.benchmark == spec.benchmark and env.worker.alive():
+            # Same simulator family: rebuild the env inside the running worker (saves the
+            # interpreter start and imports); any failure falls back to a fresh worker.
+            try:
+                env.make(spec.suite, task.name, self.render, spec.max_steps)
+                return env
+            except Exception:  # noqa: BLE001 - the worker is suspect: replace it
+                pass
+        self.close()
+        return RemoteEnv(
+            spec.benchmark, spec.suite, task.name, render=self.render, max_steps=spec.max_steps,
+            python_overrides=self.settings.python, timeouts=self.settings.timeouts, wrappers=self.settings.wrappers,
+        )

@@ -17,11 +17,10 @@ from datetime import datetime, timezone
 from importlib import metadata
 from typing import Any, Callable, Sequence
 
-from envs.benchmarks import TaskInfo, find_task, get_benchmark
-from envs.env_stack import make_env_stack
+from envs.benchmarks import get_benchmark
 from envs.shift import check_shift_applied, shift_options
 from envs.unified_space import embodiment
-from evaluators.env_pool import EnvWorkerSettings, WorkerEnvCache
+from evaluators.env_pool import EnvCache, EnvWorkerSettings, WorkerEnvCache
 from evaluators.executors import Executor, PolicyFault, executor_for_spec, make_executor
 from evaluators.plan import EpisodeSpec
 from evaluators.policy import EpisodeInfo, Policy
@@ -44,33 +43,6 @@ def package_versions(benchmark: str) -> dict[str, str]:
     if "torch" in sys.modules:
         versions["torch"] = sys.modules["torch"].__version__
     return versions
-
-
-class EnvCache:
-    """Keeps one env alive while consecutive episodes share a task."""
-
-    def __init__(self, render: bool) -> None:
-        self.render = render
-        self.key: tuple[str, str] | None = None
-        self.env = None
-
-    def get(self, spec: EpisodeSpec) -> tuple[Any, TaskInfo]:
-        bench = get_benchmark(spec.benchmark)
-        task = find_task(bench, spec.suite, spec.task)
-        key = (spec.benchmark, task.key)
-        if self.key != key or self.env is None:
-            self.close()
-            self.env = make_env_stack(bench, task, render=self.render, max_steps=spec.max_steps)
-            self.key = key
-        return self.env, task
-
-    def close(self) -> None:
-        if self.env is not None:
-            try:
-                self.env.close()
-            finally:
-                self.env = None
-                self.key = None
 
 
 class RecordSink:
