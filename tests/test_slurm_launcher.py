@@ -24,8 +24,9 @@ pytestmark = pytest.mark.slurm
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "slurm" / "cluster.sh"
-# One LIBERO task, short episodes, 3 per shard: enough to hit a task mid-run.
-PLAN = ["policy=random", "tasks=[0]", "trials_per_task=12", "max_steps=30", "progress=false"]
+# One LIBERO task, 3 episodes per shard: enough to hit a task mid-run.
+PLAN = ["policy=random", "tasks=[0]", "trials_per_task=12", "max_steps=100", "progress=false"]
+# Episodes long enough (~1-2 s each) that a cancel sent after the first record lands mid-shard.
 CRASH_SHARD = 2
 # A real resource failure in one array task: its address space is too small to load the simulator.
 CRASH_SETUP = f"launcher.setup=['if [ \"$SLURM_ARRAY_TASK_ID\" = {CRASH_SHARD} ]; then ulimit -v 60000; fi']"
