@@ -4,9 +4,10 @@ Edits are applied after the inner reset (LIBERO rebuilds its model at every
 reset) and the observation is re-rendered. Each edit records the model fields
 it touched so ``SceneEdits.restore`` puts them back bit for bit before the next
 episode of an env that keeps its model. Distractor objects need a model
-rebuild: for robosuite-based benchmarks (LIBERO) the scene XML is extended
-with static, visual-only bodies and the sim is rebuilt with the physics state
-kept; other benchmarks say clearly that they cannot add objects.
+rebuild: LIBERO's scene XML gets static, visual-only bodies; the twins and
+RoboCasa get real free-joint bodies (``distractors.py``) on free table space.
+In every case the sim is rebuilt with the physics state kept. Other envs say
+clearly that they cannot add objects.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
+from envs.shift import distractors as dist
 from envs.shift.levels import ShiftError
 
 DISTRACTOR_PREFIX = "h05_distractor_"
@@ -124,14 +126,20 @@ def reload_keeping_state(rs_env: Any, xml: str) -> None:
     sim.forward()
 
 
-def place_distractors(env: gym.Env, count: int, rng: np.random.Generator) -> list[dict[str, Any]]:
-    """Add ``count`` distractor objects around the task objects, on the table, in the live scene."""
+def place_distractors(env: gym.Env, p: dict[str, float], rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Add the level's distractor objects to the live scene (twins, RoboCasa: free bodies; LIBERO: visual only)."""
+    base = env.unwrapped
+    if callable(getattr(base, "reload_scene", None)) and hasattr(base, "scene_view"):
+        return _twins_distractors(base, p, rng)
+    if getattr(base, "robocasa_env", None) is not None:
+        return _robocasa_distractors(base, p, rng)
     rs_env = robosuite_env(env)
     if rs_env is None:
         raise ShiftError(
-            f"{type(env.unwrapped).__name__} cannot add objects to its scene (distractors need a robosuite-based env "
-            "that can reload its MJCF); use camera_pose, lighting or an image shift instead"
+            f"{type(env.unwrapped).__name__} cannot add objects to its scene (distractors need the twins, RoboCasa or a "
+            "robosuite-based env that can reload its MJCF); use camera_pose, lighting or an image shift instead"
         )
+    count = int(p["count"])
     sim = rs_env.sim
     objs = getattr(rs_env, "objects_dict", {}) or {}
     pts = np.array([sim.data.body_xpos[sim.model.body_name2id(o.root_body)] for o in objs.values()])
@@ -147,6 +155,83 @@ def place_distractors(env: gym.Env, count: int, rng: np.random.Generator) -> lis
         placed.append({"shape": _SHAPES[k % len(_SHAPES)], "pos": [float(xy[0]), float(xy[1]), table_z + size], "size": size, "rgba": rgba.tolist()})
     reload_keeping_state(rs_env, add_distractors_to_xml(rs_env.model.get_xml(), placed))
     return placed
+
+
+def _body_footprint(model: mujoco.MjModel, body: int) -> float:
+    """Radius in xy of a body's geoms around its centre (bounding circle of their bounding boxes)."""
+    geoms = np.flatnonzero(model.geom_bodyid == body)
+    return max((float(np.hypot(*model.geom_size[g][:2])) + float(np.hypot(*model.geom_pos[g][:2])) for g in geoms), default=0.0)
+
+
+def _twins_distractors(base: Any, p: dict[str, float], rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Free bodies on the twins' table, clear of the task objects (and their goals) and the resting hands."""
+    from envs.twins.model_builder import WORLD_GEOM
+
+    model, data, spec = base.model, base.data, base.espec
+    s, th = spec.object_size, spec.table_height
+    view = base.scene_view()
+    avoid = []
+    task_rgba = []
+    for name, bid in base._body.items():
+        xy = data.xpos[bid][:2].copy()
+        avoid.append((xy, _body_footprint(model, bid) + 1.5 * s))
+        task_rgba.extend(tuple(model.geom_rgba[g]) for g in np.flatnonzero(model.geom_bodyid == bid))
+    for side, eef in view.eef.items():
+        avoid.append(((eef + base.robot.table_origin)[:2], 1.5 * s))
+    avoid.append((data.xpos[model.body("robot").id][:2].copy(), 4 * s))  # the robot's base
+    pts = np.array([a[0] for a in avoid])
+    table = model.geom("table")
+    t_lo = data.geom_xpos[table.id][:2] - model.geom_size[table.id][:2] + s
+    t_hi = data.geom_xpos[table.id][:2] + model.geom_size[table.id][:2] - s
+    region = dist.TableRegion(
+        lo=np.maximum(pts.min(0) - 5 * s, t_lo), hi=np.minimum(pts.max(0) + 5 * s, t_hi), surface_z=th, ray_from_z=th + 3 * s,
+        avoid=tuple(avoid), object_size=s, task_rgba=tuple(task_rgba),
+    )
+    placed = dist.place(model, data, dist.draw_distractors(rng, p, region), region, rng)
+    collision = f'{WORLD_GEOM} friction="1.5 0.02 0.001"'
+    base.reload_scene(dist.append_to_worldbody(base.scene_source, dist.bodies_xml(placed, collision, mass=0.05)))
+    return [o.describe() for o in placed]
+
+
+def _robocasa_distractors(base: Any, p: dict[str, float], rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Free bodies on the counter in front of the robot, clear of the task's objects and the robot."""
+    rs = base.robocasa_env
+    model, data = rs.sim.model._model, rs.sim.data._data
+    eef = np.array(data.site_xpos[model.site(rs.robots[0].eef_site_id["right"]).id], copy=True)
+    robot_base = np.array(data.xpos[model.body(rs.robots[0].robot_model.root_body).id], copy=True)
+    avoid = [(robot_base[:2], 0.35), (eef[:2], 0.1)]
+    task_rgba = []
+    for obj in getattr(rs, "objects", {}).values():
+        bid = model.body(obj.root_body).id
+        avoid.append((data.xpos[bid][:2].copy(), _body_footprint(model, bid) + 0.05))
+        task_rgba.extend(tuple(model.geom_rgba[g]) for g in np.flatnonzero(model.geom_bodyid == bid) if model.geom_group[g] == 1)
+    surface = _counter_height(model, data, eef)
+    region = dist.TableRegion(
+        lo=eef[:2] - 0.45, hi=eef[:2] + 0.45, surface_z=surface, ray_from_z=eef[2] + 0.05, avoid=tuple(avoid),
+        object_size=0.05, task_rgba=tuple(task_rgba), geomgroup=(1, 0, 0, 0, 0, 0),
+    )
+    placed = dist.place(model, data, dist.draw_distractors(rng, p, region), region, rng)
+    bodies = dist.bodies_xml(placed, 'group="0" friction="1 0.005 0.0001"', visual_group=1)
+    old_model, old_data = model, data
+    rs.reset_from_xml_string(dist.append_to_worldbody(rs.model.get_xml(), bodies))
+    dist.copy_state(old_model, old_data, rs.sim.model._model, rs.sim.data._data)
+    return [o.describe() for o in placed]
+
+
+def _counter_height(model: mujoco.MjModel, data: mujoco.MjData, eef: np.ndarray) -> float:
+    """The most common height that rays around the gripper land at on fixed geoms: the counter it faces."""
+    probe = dist.TableRegion(lo=eef[:2], hi=eef[:2], surface_z=0.0, ray_from_z=eef[2] + 0.05, avoid=(), object_size=0.05,
+                             geomgroup=(1, 0, 0, 0, 0, 0))
+    probe_rng = np.random.default_rng(0)  # fixed probe pattern: does not use the episode's draws
+    heights = []
+    for _ in range(64):
+        z = dist._ray_height(model, data, eef[:2] + probe_rng.uniform(-0.3, 0.3, 2), probe)
+        if z is not None and eef[2] - 0.6 < z < eef[2]:
+            heights.append(round(z, 3))
+    if not heights:
+        raise ShiftError("found no counter under the robot's gripper to put distractor objects on")
+    values, counts = np.unique(heights, return_counts=True)
+    return float(values[np.argmax(counts)])
 
 
 def rerender(env: gym.Env, obs: dict[str, Any]) -> dict[str, Any]:
@@ -170,6 +255,10 @@ def _render_fresh(env: gym.Env) -> dict[str, Any]:
     observe = getattr(base, "observe", None)
     if callable(observe):
         return observe()
+    robocasa = getattr(base, "robocasa_env", None)
+    if robocasa is not None:  # RoboCasa: robosuite observables -> contract
+        base._raw = robocasa._get_observations(force_update=True)
+        return base._observation(base._raw)
     inner = getattr(getattr(base, "_env", None), "env", None)
     if inner is not None and hasattr(base, "_observation"):  # LIBERO: robosuite observables -> contract
         return base._observation(inner._get_observations(force_update=True))

@@ -75,7 +75,7 @@ class SensoryShift(gym.Wrapper):
                     applied = scene.apply_lighting(scene.mujoco_model(self), p, self._rng, self._edits)
                 else:
                     self._clean_xml = scene.robosuite_env(self.env).model.get_xml() if scene.robosuite_env(self.env) else None
-                    applied = {"objects": scene.place_distractors(self.env, int(p["count"]), self._rng)}
+                    applied = {"objects": scene.place_distractors(self.env, p, self._rng)}
                     self._edited_model = scene.mujoco_model(self)
                 obs = scene.rerender(self.env, obs)
             elif kind in ("color_jitter", "occlusion"):

@@ -48,25 +48,17 @@ class TwinEnv(gym.Env):
             raise ValueError(f"task {self.twin.name!r} needs two arms; {self.espec.name!r} has one")
         self.mapping = embodiment(task.embodiment)
         self.max_steps = int(max_steps if max_steps is not None else task.max_steps)
-        self.model = mujoco.MjModel.from_xml_string(scene_xml(self.twin.name, self.espec.name))
-        self.data = mujoco.MjData(self.model)
-        self.robot = TwinRobot(self.espec, self.model)
-        self.substeps = max(1, int(round(1.0 / (self.espec.control_hz * self.model.opt.timestep))))
         self.render_images = bool(render)
-        self._renderer = None
         if render:
             configure_headless_rendering()
-            self._renderer = mujoco.Renderer(self.model, IMAGE_SIZE, IMAGE_SIZE)
+        self._renderer = None
+        self.robot: TwinRobot | None = None
         self.cameras = tuple(self.espec.cameras)
         self.objects = [o for o in self.twin.objects(self.espec)]
-        self._free = {o.name: self.model.joint(o.name).qposadr[0] for o in self.objects if o.free}
-        self._mocap = {o.name: self.model.body(o.name).mocapid[0] for o in self.objects if not o.free}
-        self._body = {o.name: self.model.body(o.name).id for o in self.objects}
-        hand_geoms = np.flatnonzero(self.model.geom_contype == 2)
-        self._hand_geoms = set(hand_geoms.tolist())
-        body_names = [self.model.body(int(b)).name for b in self.model.geom_bodyid[hand_geoms]]
-        self._side_geoms = {side: np.array([g for g, b in zip(hand_geoms, body_names) if b.startswith(f"{side}_")], int)
-                            for side in self.robot.arms}
+        self.scene_source = scene_xml(self.twin.name, self.espec.name)  # the task's own scene, no added objects
+        self._xml = ""
+        self._load(self.scene_source)
+        self.substeps = max(1, int(round(1.0 / (self.espec.control_hz * self.model.opt.timestep))))
         self.action_space = gym.spaces.Box(-np.inf, np.inf, (UNIFIED_DIM,), np.float32)
         self.observation_space = observation_space(self.cameras if render else (), IMAGE_SIZE)
         self._state_mask = self.mapping.mask("state")
@@ -76,6 +68,40 @@ class TwinEnv(gym.Env):
         self.init_index = 0
 
     # -- scene ---------------------------------------------------------------
+    def _load(self, xml: str) -> None:
+        """Compile ``xml`` and bind robot, object ids and renderer to it."""
+        self.model = mujoco.MjModel.from_xml_string(xml)
+        self.data = mujoco.MjData(self.model)
+        home = self.robot._home_cache if self.robot is not None else None
+        self.robot = TwinRobot(self.espec, self.model)
+        self.robot._home_cache = home  # same arms in every scene of this pair: keep the solved home posture
+        if self.render_images:
+            if self._renderer is not None:
+                self._renderer.close()
+            self._renderer = mujoco.Renderer(self.model, IMAGE_SIZE, IMAGE_SIZE)
+        self._free = {o.name: self.model.joint(o.name).qposadr[0] for o in self.objects if o.free}
+        self._mocap = {o.name: self.model.body(o.name).mocapid[0] for o in self.objects if not o.free}
+        self._body = {o.name: self.model.body(o.name).id for o in self.objects}
+        hand_geoms = np.flatnonzero(self.model.geom_contype == 2)
+        self._hand_geoms = set(hand_geoms.tolist())
+        body_names = [self.model.body(int(b)).name for b in self.model.geom_bodyid[hand_geoms]]
+        self._side_geoms = {side: np.array([g for g, b in zip(hand_geoms, body_names) if b.startswith(f"{side}_")], int)
+                            for side in self.robot.arms}
+        self._xml = xml
+
+    def reload_scene(self, xml: str) -> None:
+        """Rebuild the model from ``xml`` (the task's scene with bodies appended to its worldbody), keeping the state.
+
+        Used to add distractor objects (``envs.shift``): they are real free bodies,
+        but only the task's own objects enter ``scene_view`` and the success
+        predicate. The next ``reset`` goes back to the task's own scene.
+        """
+        from envs.shift.distractors import copy_state
+
+        old_model, old_data = self.model, self.data
+        self._load(xml)
+        copy_state(old_model, old_data, self.model, self.data)
+
     def _set_scene(self, init_index: int) -> None:
         mujoco.mj_resetData(self.model, self.data)
         layout = self.twin.sample_layout(self.espec, init_index).positions
@@ -191,6 +217,8 @@ class TwinEnv(gym.Env):
         if not 0 <= index < self.task.num_init_states:
             raise ValueError(f"init_index {index} out of range: task {self.task.key!r} has {self.task.num_init_states} init states")
         self.init_index = index
+        if self._xml != self.scene_source:  # last episode added objects: back to the task's own scene
+            self._load(self.scene_source)
         self._set_scene(index)
         self._noop = self.hold_action()
         for _ in range(5):  # settle objects onto the table with the hold action
