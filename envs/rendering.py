@@ -11,12 +11,16 @@ import numpy as np
 
 
 def configure_headless_rendering() -> str:
-    """Choose EGL unless the user set MUJOCO_GL; keep Mesa's shader cache in a writable place.
+    """Choose EGL unless the user set MUJOCO_GL, and its device; keep Mesa's shader cache writable.
 
     Must run before MuJoCo/robosuite create a GL context. Returns the backend.
     """
     os.environ.setdefault("MUJOCO_GL", "egl")
     os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+    if os.environ["MUJOCO_GL"] == "egl":
+        from envs.render_device import PLAN
+
+        PLAN.apply_in_process()  # the EGL device (GPU if any, else llvmpipe); no-op in env workers
     cache = Path(os.environ.get("H05_CACHE_DIR", Path.cwd() / ".cache")) / "mesa_shader_cache"
     if "MESA_SHADER_CACHE_DIR" not in os.environ:
         try:

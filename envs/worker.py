@@ -10,7 +10,8 @@ to stderr. Every request is a map with ``op``; every reply is
 
 - ``ping`` -> ``{"pid", "python", "protocol"}``
 - ``make`` ``{benchmark, suite, task, render, max_steps, wrappers}`` -> task fields
-- ``reset`` ``{seed, options}`` -> ``{obs, info}``
+- ``reset`` ``{seed, options}`` -> ``{obs, info}``, plus ``render`` (GL vendor/renderer and
+  device label of the worker's live context, ``envs.render_device``) when the env renders
 - ``step`` ``{action}`` -> ``{obs, reward, terminated, truncated, info}``
 - ``check_success`` -> bool
 - ``close`` closes the env; ``shutdown`` closes it and exits.
@@ -59,6 +60,7 @@ class WorkerSession:
 
     def __init__(self) -> None:
         self.env = None
+        self.render = False
 
     def handle(self, request: Any) -> Any:
         if not isinstance(request, dict) or not isinstance(request.get("op"), str):
@@ -82,6 +84,7 @@ class WorkerSession:
         from envs.env_stack import make_env_stack
 
         self.op_close(request)
+        self.render = bool(request.get("render", True))
         bench = get_benchmark(request["benchmark"])
         task = find_task(bench, request["suite"], request["task"])
         self.env = make_env_stack(
@@ -94,7 +97,12 @@ class WorkerSession:
 
     def op_reset(self, request: dict) -> dict:
         obs, info = self._need_env().reset(seed=request.get("seed"), options=request.get("options") or {})
-        return {"obs": obs, "info": _plain(info)}
+        reply = {"obs": obs, "info": _plain(info)}
+        if self.render:  # what actually rendered: the live GL context (envs.render_device)
+            from envs.render_device import current_render_device
+
+            reply["render"] = current_render_device()
+        return reply
 
     def op_step(self, request: dict) -> dict:
         obs, reward, terminated, truncated, info = self._need_env().step(request["action"])

@@ -27,6 +27,7 @@ import numpy as np
 
 from envs.benchmarks import TaskInfo
 from envs.observation import check_action, check_observation
+from envs.render_device import PLAN as RENDER_PLAN
 from envs.unified_space import UNIFIED_DIM
 from envs.worker_codec import DEFAULT_MAX_MESSAGE_BYTES, HEADER, CodecError, decode, encode
 from envs.worker_python import REPO_ROOT, worker_python
@@ -89,7 +90,7 @@ class WorkerProcess:
         self.python = python
         self.max_message_bytes = max_message_bytes
         fd, self.log_path = tempfile.mkstemp(prefix="h05-env-worker-", suffix=".log")
-        env = dict(os.environ)
+        env = RENDER_PLAN.next_worker_env()  # this worker's EGL device (envs.render_device)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
         try:
             self.proc = subprocess.Popen(
@@ -227,6 +228,7 @@ class RemoteEnv(gym.Env):
     ) -> None:
         self.timeouts = timeouts or WorkerTimeouts()
         self.benchmark = benchmark
+        self.render_info: dict[str, Any] | None = None  # the worker's GL context, reported at reset
         self.worker = WorkerProcess(python or worker_python(benchmark, python_overrides))
         self._wrappers = [dict(w) for w in wrappers]
         self.action_space = gym.spaces.Box(-np.inf, np.inf, (UNIFIED_DIM,), np.float32)
@@ -281,6 +283,7 @@ class RemoteEnv(gym.Env):
             self._episode_deadline = time.monotonic() + self.timeouts.episode_s
         out = self._request({"op": "reset", "seed": seed, "options": options or {}}, self.timeouts.reset_s)
         info = dict(out["info"])
+        self.render_info = out.get("render") or self.render_info
         if "noop_action" in info:
             self._noop = check_action(info["noop_action"], UNIFIED_DIM, what="noop_action from the env worker")
             info["noop_action"] = self._noop

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from envs.render_device import PLAN as RENDER_PLAN
+from envs.render_device import RenderDeviceError
 from evaluators.config import ConfigError, compose, to_container
 from evaluators.env_pool import EnvWorkerSettings
 from evaluators.executors import make_executor
@@ -83,6 +85,10 @@ def run_eval(overrides: Sequence[str]) -> Path:
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
     env_workers = EnvWorkerSettings.from_config(cfg.get("env_workers"))
+    try:  # the EGL device(s): resolved now only if this run renders (envs.render_device)
+        RENDER_PLAN.configure(cfg["render_device"], resolve=render is True or (render is None and policy.needs_images))
+    except RenderDeviceError as exc:
+        raise ConfigError(str(exc)) from None
     executor = make_executor(cfg["executor"]["name"])
     run_dir = Path(cfg["runs_dir"]) / cfg["name"]
     store = EpisodeStore(run_dir, writer=f"shard-{cfg['shard']['index']:04d}")

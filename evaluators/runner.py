@@ -18,6 +18,7 @@ from importlib import metadata
 from typing import Any, Callable, Sequence
 
 from envs.benchmarks import get_benchmark
+from envs.render_device import render_fields
 from envs.shift import check_shift_applied, shift_options
 from envs.unified_space import embodiment
 from evaluators.env_pool import EnvCache, EnvWorkerSettings, WorkerEnvCache
@@ -61,6 +62,7 @@ class RecordSink:
                 self._versions[spec.benchmark] = package_versions(spec.benchmark)
             record["versions"] = self._versions[spec.benchmark]
             record["renderer"] = os.environ.get("MUJOCO_GL", "none") if self.render else "none"
+            record.setdefault("render_device", "unknown" if self.render else "none")  # set by run_one after reset
             self.store.append(record)
             self.written.append(record)
             self.bar.update(record)
@@ -138,6 +140,7 @@ def run_one(spec: EpisodeSpec, envs: EnvCache | WorkerEnvCache, policy: Policy, 
         obs, info = env.reset(seed=spec.seed, options={"init_index": spec.init_index, **shift_options(spec)})
         check_shift_applied(spec, info)
         reset_s = time.perf_counter() - t0
+        record.update(render_fields(env, envs.render))
         phase = "policy"
         policy.reset(
             EpisodeInfo(
