@@ -176,7 +176,7 @@ def _twins_distractors(base: Any, p: dict[str, float], rng: np.random.Generator)
         xy = data.xpos[bid][:2].copy()
         avoid.append((xy, _body_footprint(model, bid) + 1.5 * s))
         task_rgba.extend(tuple(model.geom_rgba[g]) for g in np.flatnonzero(model.geom_bodyid == bid))
-    for side, eef in view.eef.items():
+    for eef in view.eef.values():
         avoid.append(((eef + base.robot.table_origin)[:2], 1.5 * s))
     avoid.append((data.xpos[model.body("robot").id][:2].copy(), 4 * s))  # the robot's base
     pts = np.array([a[0] for a in avoid])
