@@ -148,9 +148,14 @@ def run_parallel(
     render: bool,
     settings: EnvWorkerSettings,
     workers: int,
+    first_attempt: dict[str, int] | None = None,
 ) -> None:
-    """Run ``todo`` on ``workers`` slots; records go to ``sink.write`` as episodes finish."""
-    from evaluators.runner import run_one
+    """Run ``todo`` on ``workers`` slots; records go to ``sink.write`` as episodes finish.
+
+    An env error is retried in the same slot on a fresh env worker (``runner.run_attempts``);
+    ``first_attempt`` maps an episode id to the attempt to start from (resume), default 1.
+    """
+    from evaluators.runner import run_attempts
 
     if not settings.enabled:
         raise ValueError("workers > 1 needs env_workers.enabled: true (simulators cannot share one process)")
@@ -170,7 +175,7 @@ def run_parallel(
                     spec = work.get_nowait()
                 except queue.Empty:
                     return
-                sink.write(spec, run_one(spec, envs, proxy, executor))
+                run_attempts(spec, envs, proxy, executor, sink, (first_attempt or {}).get(spec.episode_id, 1))
         except BaseException as exc:  # noqa: BLE001 - a harness fault (e.g. the store): stop all slots
             failures.append(exc)
         finally:

@@ -44,6 +44,15 @@ class Progress:
             flush=True,
         )
 
+    def note(self, message: str) -> None:
+        """A one-off line (e.g. a retry) that does not advance the count."""
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.write(f"[h05] {message}", file=sys.stderr)
+        else:
+            print(f"[h05] {message}", file=sys.stderr, flush=True)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()

@@ -2,7 +2,10 @@
 
 Episodes already in the store are skipped (resume). An exception inside an
 episode costs that episode only: it is recorded with ``status="error"`` and
-its reason, the env is rebuilt, and the run goes on.
+its reason, the env is rebuilt, and the run goes on. An env error (worker
+died or hung, simulator raised) is retried once on the fresh env; each
+attempt is its own record (``attempt``: 1, 2; ``evaluators.attempts``), and
+a resumed run retries an episode whose only record is such a first attempt.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from envs.benchmarks import get_benchmark
 from envs.render_device import render_fields
 from envs.shift import check_shift_applied, shift_options
 from envs.unified_space import embodiment
+from evaluators.attempts import attempt_of, is_final, latest_attempts
 from evaluators.env_pool import EnvCache, EnvWorkerSettings, WorkerEnvCache
 from evaluators.executors import Executor, PolicyFault, executor_for_spec, make_executor
 from evaluators.plan import EpisodeSpec
@@ -30,7 +34,7 @@ from evaluators.store import EpisodeStore
 
 OUTCOME_FIELDS = (
     "episode_id", "spec", "status", "success", "steps", "reward", "truncated", "queries",
-    "final_state_sha", "error_kind", "error",
+    "final_state_sha", "error_kind", "error", "attempt",
 )
 
 
@@ -65,7 +69,11 @@ class RecordSink:
             record.setdefault("render_device", "unknown" if self.render else "none")  # set by run_one after reset
             self.store.append(record)
             self.written.append(record)
-            self.bar.update(record)
+            if is_final(record):
+                self.bar.update(record)
+            else:
+                self.bar.note(f"episode {record['episode_id']} attempt {record['attempt']}: {record['error']}; "
+                              "retrying on a fresh env")
             if self.on_record is not None:
                 self.on_record(record)
 
@@ -97,20 +105,21 @@ def run_episodes(
     """
     executor = executor or make_executor("sync")
     render = policy.needs_images if render is None else render
-    done = store.done_ids()
-    todo = [s for s in specs if s.episode_id not in done]
+    latest = latest_attempts(store.iter_records())
+    todo = [s for s in specs if s.episode_id not in latest or not is_final(latest[s.episode_id])]
+    first_attempt = {s.episode_id: attempt_of(latest[s.episode_id]) + 1 for s in todo if s.episode_id in latest}
     bar = Progress(total=len(specs), initial=len(specs) - len(todo), enabled=progress, label=policy.name)
     sink = RecordSink(store, bar, render, on_record)
     try:
         if workers > 1 and len(todo) > 1:
             from evaluators.parallel import run_parallel
 
-            run_parallel(todo, sink, policy, executor, render, env_workers or EnvWorkerSettings(), workers)
+            run_parallel(todo, sink, policy, executor, render, env_workers or EnvWorkerSettings(), workers, first_attempt)
         else:
             envs = make_env_source(render, env_workers)
             try:
                 for spec in todo:
-                    sink.write(spec, run_one(spec, envs, policy, executor))
+                    run_attempts(spec, envs, policy, executor, sink, first_attempt.get(spec.episode_id, 1))
             finally:
                 envs.close()
     finally:
@@ -118,11 +127,24 @@ def run_episodes(
     return sink.written
 
 
-def run_one(spec: EpisodeSpec, envs: EnvCache | WorkerEnvCache, policy: Policy, executor: Executor) -> dict[str, Any]:
-    """Run one episode; any exception becomes an error record and the env is dropped."""
+def run_attempts(spec: EpisodeSpec, envs: EnvCache | WorkerEnvCache, policy: Policy, executor: Executor,
+                 sink: RecordSink, attempt: int = 1) -> None:
+    """Run ``spec`` from attempt ``attempt`` until an attempt's record is final; every attempt is written."""
+    while True:
+        record = run_one(spec, envs, policy, executor, attempt)
+        sink.write(spec, record)
+        if is_final(record):
+            return
+        attempt += 1
+
+
+def run_one(spec: EpisodeSpec, envs: EnvCache | WorkerEnvCache, policy: Policy, executor: Executor,
+            attempt: int = 1) -> dict[str, Any]:
+    """Run one attempt of an episode; any exception becomes an error record and the env is dropped."""
     t_start = time.perf_counter()
     record: dict[str, Any] = {
         "episode_id": spec.episode_id,
+        "attempt": attempt,
         "spec": spec.row(),
         "status": "error",
         "success": False,

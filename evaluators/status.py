@@ -1,6 +1,7 @@
 """``h05 status runs/<name>``: progress of a launched run, readable from the login node.
 
-Per shard: episodes recorded vs planned, error records, the state of the task
+Per shard: episodes recorded vs planned (an episode counts once its latest
+attempt is final, ``evaluators.attempts``), error records, the state of the task
 that last ran it (Slurm job state or local process state), restarts, and the
 error of a crashed task.
 """
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from evaluators.attempts import is_final
 from evaluators.launchers import read_shards, read_submissions
 from evaluators.store import EpisodeStore
 
@@ -83,7 +85,7 @@ def run_status(run_dir: str | Path) -> RunStatus:
     manifest = store.read_manifest()
     if manifest is None:
         raise FileNotFoundError(f"{run_dir} is not a run folder (no manifest.json)")
-    records = {r["episode_id"]: r for r in store.iter_records()}
+    records = {r["episode_id"]: r for r in store.iter_records() if is_final(r)}  # a pending retry is not done
     shards_info = read_shards(run_dir)
     planned_ids = [[]] if shards_info is None else shards_info["ids"]
     if shards_info is None:

@@ -6,9 +6,11 @@ Layout of a run folder::
     runs/<name>/records/<writer>.jsonl one line per finished episode
 
 Each writer (a process, a shard, a Slurm array task) appends to its own file,
-so concurrent writers never interleave; readers merge all files and keep the
-first complete record of each episode id. A line cut off by a crash is
-ignored when reading and trimmed before the next append.
+so concurrent writers never interleave; readers merge all files and keep, per
+episode id, the complete record of its latest attempt (an env error is
+retried once: ``evaluators.attempts``; the first record written wins among
+equal attempts). A line cut off by a crash is ignored when reading and
+trimmed before the next append.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import socket
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
+
+from evaluators.attempts import is_final, latest_attempts
 
 MANIFEST = "manifest.json"
 RECORDS = "records"
@@ -65,9 +69,8 @@ class EpisodeStore:
     def _files(self) -> list[Path]:
         return sorted(self.records_dir.glob("*.jsonl")) if self.records_dir.exists() else []
 
-    def iter_records(self) -> Iterator[dict[str, Any]]:
-        """All complete records, first per episode id, in file order."""
-        seen: set[str] = set()
+    def iter_attempts(self) -> Iterator[dict[str, Any]]:
+        """Every complete record, each attempt of an episode included, in file order."""
         for path in self._files():
             with open(path, "rb") as fh:
                 for lineno, line in enumerate(fh, 1):
@@ -79,16 +82,19 @@ class EpisodeStore:
                     except json.JSONDecodeError:
                         warnings.warn(f"{path}:{lineno}: ignoring an unreadable record")
                         continue
-                    eid = rec.get("episode_id")
-                    if eid and eid not in seen:
-                        seen.add(eid)
+                    if rec.get("episode_id"):
                         yield rec
+
+    def iter_records(self) -> Iterator[dict[str, Any]]:
+        """The record of each episode: its latest attempt, in the order the ids were first written."""
+        yield from latest_attempts(self.iter_attempts()).values()
 
     def records(self) -> list[dict[str, Any]]:
         return list(self.iter_records())
 
     def done_ids(self) -> set[str]:
-        return {r["episode_id"] for r in self.iter_records()}
+        """Episodes whose record is final (an env error with a retry left is not done)."""
+        return {r["episode_id"] for r in self.iter_records() if is_final(r)}
 
     def dataframe(self):
         """Records as a pandas DataFrame with the plan row flattened into columns."""
