@@ -70,15 +70,18 @@ class PromptBatch:
     """Token ids of the vision-language-state prefix of a batch, before embedding.
 
     ``input_ids`` [B, N] (placeholders at image/state positions), ``valid`` [B, N]
-    (False at instruction padding), ``kinds`` [N] token kinds.
+    (False at instruction padding), ``kinds`` [N] token kinds. ``all_valid``: no
+    padding anywhere, known on the host when the batch was built (None: unknown,
+    read from ``valid``, a device sync).
     """
 
     input_ids: torch.Tensor
     valid: torch.Tensor
     kinds: torch.Tensor
+    all_valid: bool | None = None
 
     def to(self, device: torch.device | str) -> "PromptBatch":
-        return PromptBatch(self.input_ids.to(device), self.valid.to(device), self.kinds.to(device))
+        return PromptBatch(self.input_ids.to(device), self.valid.to(device), self.kinds.to(device), self.all_valid)
 
 
 class PromptBuilder:
@@ -120,4 +123,4 @@ class PromptBuilder:
             valid.append([True] * (len(head) + len(body)) + [False] * pad + [True] * len(tail))
         kinds = [k for _, k in head] + [TEXT] * width + [k for _, k in tail]
         return PromptBatch(torch.tensor(rows, dtype=torch.long), torch.tensor(valid, dtype=torch.bool),
-                           torch.tensor(kinds, dtype=torch.long))
+                           torch.tensor(kinds, dtype=torch.long), all_valid=all(map(all, valid)))

@@ -59,6 +59,7 @@ class Prefix:
     extras: dict = field(default_factory=dict)
     und_idx: torch.Tensor | None = None   # [Nu] positions of understanding-expert tokens
     gen_idx: torch.Tensor | None = None   # [Ng] positions of action-expert tokens
+    all_valid: bool | None = None         # no padding (known on the host), None: unknown
 
 
 def _action_expert(kinds: torch.Tensor) -> torch.Tensor:
@@ -67,6 +68,13 @@ def _action_expert(kinds: torch.Tensor) -> torch.Tensor:
     for kind in ACTION_EXPERT_KINDS:
         gen = gen | (kinds == kind)
     return gen
+
+
+def _to_device(x: torch.Tensor, dev: torch.device) -> torch.Tensor:
+    """Host tensor to ``dev``; to a GPU through pinned memory without blocking the host."""
+    if dev.type == "cuda":
+        return x.pin_memory().to(dev, non_blocking=True)
+    return x.to(dev)
 
 
 def prompt_layout(prompt: PromptBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -154,7 +162,8 @@ class BeingH05(nn.Module):
                                  f"({obs.pixel_values.shape[1]} cameras)")
             h_und = h_und.index_copy(1, img_sel, img.to(h_und.dtype))
         state_tok = self.proprio_encoder_robot(obs.state.to(dtype))[:, None, :]
-        pre = Prefix(h_und, state_tok, kinds, prompt.valid, und_idx=und_idx, gen_idx=gen_idx)
+        pre = Prefix(h_und, state_tok, kinds, prompt.valid, und_idx=und_idx, gen_idx=gen_idx,
+                     all_valid=prompt.all_valid)
         und_valid = prompt.valid.index_select(1, und_idx)
         if self.config.h05_use_mof:
             text = (kinds.index_select(0, und_idx) == TEXT)[None, :] & und_valid
@@ -196,7 +205,8 @@ class BeingH05(nn.Module):
             pos[:, n_pre + k:] = pos[:, n_pre:n_pre + m]
         n = kinds.numel()
         gen_idx = torch.cat([pre.gen_idx, torch.arange(n_pre, n, device=dev)])
-        if m == 0 and bool(pre.valid.all()):  # plain causal, no padding: SDPA's flash kernel
+        dense = pre.all_valid if pre.all_valid is not None else bool(pre.valid.all())
+        if m == 0 and dense:  # plain causal, no padding: SDPA's flash kernel
             mask, flags = None, {"causal": True}
         else:
             mask = torch.ones(n, n, dtype=torch.bool, device=dev).tril()
@@ -256,14 +266,17 @@ class BeingH05(nn.Module):
         if k != self.chunk:
             raise ValueError(f"target chunks have {k} steps; the model's action_chunk_length is {self.chunk}")
         dev = actions.device
-        pre = self.embed_prefix(obs, anchor_actions=actions)
-        t = flow.sample_flow_time(b, cfg.noise_beta_alpha, cfg.noise_beta_beta, cfg.noise_s, generator, dev)
-        noise = torch.randn(actions.shape, generator=generator).to(dev, actions.dtype)
-        t_tok = t[:, None].expand(b, k).clone()
-        loss_tokens = torch.ones(b, k, dtype=torch.bool, device=dev)
+        # Host draws first, copied without blocking: the device never waits for them mid-forward.
+        t = _to_device(flow.sample_flow_time(b, cfg.noise_beta_alpha, cfg.noise_beta_beta, cfg.noise_s, generator), dev)
+        noise = _to_device(torch.randn(actions.shape, generator=generator), dev).to(actions.dtype)
+        delays = None
         if cfg.use_training_time_rtc:
             bounds = {e: cfg.max_delay(e) for e in set(targets.embodiments)}
-            delays = uac.sample_delays(targets.embodiments, bounds, cfg.rtc_delay_exp_weight, generator).to(dev)
+            delays = _to_device(uac.sample_delays(targets.embodiments, bounds, cfg.rtc_delay_exp_weight, generator), dev)
+        pre = self.embed_prefix(obs, anchor_actions=actions)
+        t_tok = t[:, None].expand(b, k).clone()
+        loss_tokens = torch.ones(b, k, dtype=torch.bool, device=dev)
+        if delays is not None:
             committed = uac.prefix_mask(delays, k)
             t_tok = torch.where(committed, torch.ones_like(t_tok), t_tok)
             loss_tokens = ~committed

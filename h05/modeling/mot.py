@@ -11,6 +11,7 @@ norms and MLP to its own tokens.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -39,7 +40,11 @@ class AttentionContext:
     current keys, or None with ``causal`` (plain causal attention, no padding:
     lets SDPA pick its flash kernel); ``past``: per-layer cached keys/values
     or None. ``gen_only``: every current token is an action-expert token, in
-    order (``gen_idx`` = arange(N)): no packing. ``past_len``: when set, the
+    order (``gen_idx`` = arange(N)): no packing. ``pack_order`` [N]: where each
+    sequence position sits in the concatenation (understanding tokens, then
+    action-expert tokens); derived from the index tensors. ``keep_kv``: layers
+    return their keys/values (set by ``MoTModel(use_cache=True)``); off in
+    training, so no layer outputs a strided view of its internals. ``past_len``: when set, the
     cached keys/values are buffers of ``past_len + N`` slots whose first
     ``past_len`` hold the prefix; the current keys/values are written into
     the tail in place instead of concatenated (fixed addresses, no
@@ -56,6 +61,12 @@ class AttentionContext:
     causal: bool = False
     gen_only: bool = False
     past_len: int | None = None
+    pack_order: torch.Tensor | None = None
+    keep_kv: bool = False
+
+    def __post_init__(self) -> None:
+        if self.pack_order is None and not self.gen_only:
+            self.pack_order = torch.argsort(torch.cat([self.und_idx, self.gen_idx]))
 
 
 def qwen3_config(d: dict) -> Qwen3Config:
@@ -67,14 +78,19 @@ def qwen3_config(d: dict) -> Qwen3Config:
 
 
 class FusedRMSNorm(Qwen3RMSNorm):
-    """Qwen3's RMSNorm (same ``weight``, same eps) through ``F.rms_norm``: one fused kernel where input
-    and weight share a dtype; transformers' own computation otherwise (e.g. bf16 activations with
-    float32 weights under autocast). In bf16 it rounds once (after the weight) instead of twice."""
+    """Qwen3's RMSNorm (same ``weight``, same eps) through one fused ``F.rms_norm`` kernel.
+
+    Where input and weight differ in dtype (bf16 activations with float32 weights under autocast)
+    it normalises in float32 and returns the input's dtype, so both experts' queries/keys/values
+    stay in the autocast dtype (transformers' own RMSNorm would promote them to float32).
+    In bf16 it rounds once (after the weight) instead of twice."""
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        shape = (hidden_states.shape[-1],)
         if hidden_states.dtype != self.weight.dtype:
-            return super().forward(hidden_states)
-        return F.rms_norm(hidden_states, (hidden_states.shape[-1],), self.weight, self.variance_epsilon)
+            out = F.rms_norm(hidden_states.float(), shape, self.weight.float(), self.variance_epsilon)
+            return out.to(hidden_states.dtype)
+        return F.rms_norm(hidden_states, shape, self.weight, self.variance_epsilon)
 
 
 class MoTAttention(nn.Module):
@@ -104,26 +120,20 @@ class MoTAttention(nn.Module):
         return q, k, v
 
     def forward(self, x_und: torch.Tensor | None, x_gen: torch.Tensor, ctx: AttentionContext,
-                past: KV | None) -> tuple[torch.Tensor | None, torch.Tensor, KV]:
+                past: KV | None) -> tuple[torch.Tensor | None, torch.Tensor, KV | None]:
         b = x_gen.shape[0]
         n = ctx.cos.shape[1]
         if ctx.gen_only:  # action-expert tokens only (Euler steps over the cached prefix): no packing
             q, k, v = (t.transpose(1, 2) for t in self._qkv(x_gen, gen=True))
             parts = None
         else:
-            parts = [(ctx.gen_idx, self._qkv(x_gen, gen=True))]
-            if x_und is not None and x_und.shape[1]:
-                parts.insert(0, (ctx.und_idx, self._qkv(x_und, gen=False)))
-            packed = []
-            for j, heads in enumerate((self.heads, self.kv_heads, self.kv_heads)):
-                dtype = parts[0][1][j].dtype
-                for _, qkv in parts[1:]:  # under autocast the two experts' tensors can differ in dtype
-                    dtype = torch.promote_types(dtype, qkv[j].dtype)
-                full = x_gen.new_zeros(b, n, heads, self.head_dim, dtype=dtype)
-                for idx, qkv in parts:
-                    full = full.index_copy(1, idx, qkv[j].to(dtype))
-                packed.append(full.transpose(1, 2))  # [B, H, N, D]
-            q, k, v = packed
+            has_und = x_und is not None and x_und.shape[1] > 0
+            parts = ([self._qkv(x_und, gen=False)] if has_und else []) + [self._qkv(x_gen, gen=True)]
+            order = ctx.pack_order if has_und else torch.argsort(ctx.gen_idx)
+            # Packed sequence = experts' tokens concatenated (und, gen), then put in sequence order by one
+            # gather: no zero-filled buffer, no scatter (torch.cat promotes if the dtypes ever differ).
+            q, k, v = (torch.cat([p[j] for p in parts], dim=1).index_select(1, order).transpose(1, 2)
+                       for j in range(3))  # [B, H, N, D]
         q, k = apply_rotary_pos_emb(q, k, ctx.cos, ctx.sin)
         if past is not None and ctx.past_len is not None:
             past[0][:, :, ctx.past_len:] = k
@@ -140,11 +150,12 @@ class MoTAttention(nn.Module):
             ke, ve = ((t[:, :, None].expand(-1, -1, rep, -1, -1).flatten(1, 2) if rep > 1 else t) for t in (k, v))
             out = F.scaled_dot_product_attention(q, ke, ve, attn_mask=ctx.mask)
         out = out.transpose(1, 2).reshape(b, n, self.heads * self.head_dim)
+        kv = (k, v) if ctx.keep_kv else None
         if ctx.gen_only:
-            return None, self.o_proj_mot_gen(out), (k, v)
+            return None, self.o_proj_mot_gen(out), kv
         o_gen = self.o_proj_mot_gen(out.index_select(1, ctx.gen_idx))
-        o_und = self.o_proj(out.index_select(1, ctx.und_idx)) if len(parts) == 2 else None
-        return o_und, o_gen, (k, v)
+        o_und = self.o_proj(out.index_select(1, ctx.und_idx)) if has_und else None
+        return o_und, o_gen, kv
 
 
 class MoTDecoderLayer(nn.Module):
@@ -162,7 +173,7 @@ class MoTDecoderLayer(nn.Module):
         self.routed = bool(routed_experts)
 
     def forward(self, h_und: torch.Tensor | None, h_gen: torch.Tensor, ctx: AttentionContext,
-                past: KV | None) -> tuple[torch.Tensor | None, torch.Tensor, KV]:
+                past: KV | None) -> tuple[torch.Tensor | None, torch.Tensor, KV | None]:
         x_und = self.input_layernorm(h_und) if h_und is not None and h_und.shape[1] else None
         a_und, a_gen, kv = self.self_attn(x_und, self.input_layernorm_mot_gen(h_gen), ctx, past)
         h_gen = h_gen + a_gen
@@ -191,6 +202,8 @@ class MoTModel(nn.Module):
     def forward(self, h_und: torch.Tensor | None, h_gen: torch.Tensor, ctx: AttentionContext,
                 use_cache: bool = False) -> tuple[torch.Tensor | None, torch.Tensor, list[KV] | None]:
         cache: list[KV] | None = [] if use_cache else None
+        if ctx.keep_kv != use_cache:
+            ctx = dataclasses.replace(ctx, keep_kv=use_cache)
         for i, layer in enumerate(self.layers):
             h_und, h_gen, kv = layer(h_und, h_gen, ctx, ctx.past[i] if ctx.past is not None else None)
             if cache is not None:
