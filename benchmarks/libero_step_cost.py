@@ -1,0 +1,145 @@
+"""LIBERO's cost per env step (simulation, rendering) and per reset, as the harness's env pays it.
+
+For a sample of tasks of each protocol suite: one env built blind and one
+rendering both protocol cameras (256 px, rotated, resized to 224), each reset
+from init states 0.. (the harness rebuilds the sim at every reset and runs the
+10 settle steps) and stepped with one fixed random action sequence. Step cost
+blind = simulation (+ observation building); rendered minus blind = rendering,
+of which ``mjv_updateScene`` (timed alone per camera) is the CPU part that a GPU
+renderer leaves on the CPU.
+Also reports this machine's load, and runs the twins CPU reference
+(``throughput_cpu_ref.py``) before and after, so the CPU ratio to another
+machine is taken under the same load as the LIBERO figures. Input of ``benchmarks/throughput_compose.py``.
+
+    MUJOCO_GL=egl .venv/bin/python benchmarks/libero_step_cost.py --tasks 2 --resets 2 --steps 60 --json benchmarks/data/libero_step_cost.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import numpy as np  # noqa: E402
+from throughput_cpu_ref import physics_steps_per_s  # noqa: E402
+
+SUITES = ("libero_spatial", "libero_object", "libero_goal", "libero_10")
+
+
+def actions_for(env, steps: int, seed: int = 0) -> list[np.ndarray]:
+    """A fixed random native action sequence (gripper closed), in the unified space."""
+    rng = np.random.default_rng(seed)
+    native = np.concatenate([rng.uniform(-0.3, 0.3, (steps, 6)), -np.ones((steps, 1))], axis=1)
+    return [env.native_to_unified(a.astype(np.float32)) for a in native]
+
+
+def scene_update_ms(base, repeats: int = 20) -> float:
+    """CPU part of one camera frame (``mjv_updateScene``), the part a GPU renderer does not take over."""
+    import mujoco
+
+    sim = base._env.env.sim
+    ctx = sim._render_context_offscreen
+    cams = [sim.model.camera_name2id(c) for c in base.protocol.cameras]
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        for cam in cams:
+            ctx.cam.type, ctx.cam.fixedcamid = mujoco.mjtCamera.mjCAMERA_FIXED, cam
+            mujoco.mjv_updateScene(sim.model._model, sim.data._data, ctx.vopt, ctx.pert, ctx.cam,
+                                   mujoco.mjtCatBit.mjCAT_ALL, ctx.scn)
+    return (time.perf_counter() - t0) * 1e3 / (repeats * len(cams))
+
+
+def measure_task(bench, task, render: bool, resets: int, steps: int) -> dict:
+
+    t0 = time.perf_counter()
+    env = bench.make_env(task, render=render)
+    build_s = time.perf_counter() - t0
+    base = env.unwrapped if hasattr(env, "unwrapped") else env
+    acts = actions_for(base, steps)
+    reset_s, step_ms = [], []
+    try:
+        for i in range(resets):
+            t0 = time.perf_counter()
+            env.reset(seed=41 + i, options={"init_index": i})
+            reset_s.append(time.perf_counter() - t0)
+            for a in acts:
+                t0 = time.perf_counter()
+                env.step(a)
+                step_ms.append((time.perf_counter() - t0) * 1e3)
+        update_ms = scene_update_ms(base) if render else None
+    finally:
+        env.close()
+    return {"task": task.key, "render": render, "build_s": build_s, "scene_update_ms_per_camera": update_ms, "reset_s_median": statistics.median(reset_s),
+            "reset_s": reset_s, "step_ms_median": statistics.median(step_ms), "step_ms_mean": statistics.fmean(step_ms),
+            "steps": len(step_ms)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--suites", nargs="+", default=list(SUITES))
+    ap.add_argument("--tasks", type=int, default=2, help="tasks per suite (indices 0, 5, ... spread over the suite)")
+    ap.add_argument("--resets", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=60, help="steps after each reset")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    from envs.benchmarks import get_benchmark
+    from envs.libero.protocol import load_protocol
+    from envs.render_device import PLAN, current_render_device
+    from envs.rendering import configure_headless_rendering
+
+    PLAN.configure("auto")
+    configure_headless_rendering()
+    bench = get_benchmark("libero")
+    proto = load_protocol()
+    load0 = os.getloadavg()
+    ref_before = physics_steps_per_s()
+    rows, per_suite = [], {}
+    render_info = None
+    for suite in args.suites:
+        tasks = bench.tasks(suite)
+        picks = [tasks[(k * len(tasks)) // args.tasks] for k in range(args.tasks)]
+        blind, rendered = [], []
+        for task in picks:
+            b = measure_task(bench, task, False, args.resets, args.steps)
+            r = measure_task(bench, task, True, args.resets, args.steps)
+            render_info = render_info or current_render_device()
+            rows += [b, r]
+            blind.append(b)
+            rendered.append(r)
+            print(f"{task.key}: blind step {b['step_ms_median']:.2f} ms, rendered {r['step_ms_median']:.2f} ms, "
+                  f"reset {r['reset_s_median']:.2f} s (blind {b['reset_s_median']:.2f} s)", flush=True)
+        sim = statistics.fmean(x["step_ms_mean"] for x in blind)
+        full = statistics.fmean(x["step_ms_mean"] for x in rendered)
+        per_suite[suite] = {"max_steps": proto.max_steps[suite],
+                            "sim_step_ms": sim, "render_step_ms": full - sim, "step_ms": full,
+                            "reset_s": statistics.fmean(x["reset_s_median"] for x in rendered),
+                            "blind_reset_s": statistics.fmean(x["reset_s_median"] for x in blind),
+                            "scene_update_ms_per_camera": statistics.fmean(x["scene_update_ms_per_camera"] for x in rendered)}
+    load1 = os.getloadavg()
+    ref_after = physics_steps_per_s()
+    cpu_ref = {k: (ref_before[k] + ref_after[k]) / 2 for k in ref_before}
+    result = {"machine": {"host": platform.node(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
+                          "loadavg_start": load0, "loadavg_end": load1, "command": " ".join(sys.argv)},
+              "cpu_ref_physics_steps_per_s": cpu_ref, "cpu_ref_before": ref_before, "cpu_ref_after": ref_after,
+              "render": render_info, "cameras": list(proto.cameras), "render_size": proto.render_size,
+              "image_size": proto.image_size, "settle_steps": proto.settle_steps, "per_suite": per_suite, "rows": rows}
+    print(json.dumps(per_suite, indent=1))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

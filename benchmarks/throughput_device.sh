@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Throughput benchmarks on one GPU machine (issue 10), in one call, each part under its own timeout and
+# each part's JSON in $OUT as soon as it exists (BENCHMARKS.md "## Throughput"):
+#   0. EGL devices seen (envs.render_device), GPU, versions            -> log.txt
+#   1. render tolerance: the fixed twins scenes on the GPU's EGL vs the committed llvmpipe reference
+#                                                                       -> render_tolerance.json, render_gpu.npz
+#   2. CPU/render reference workload (CPU ratio to the dev VM)         -> cpu_ref.json
+#   3. twins end-to-end scaling, N env workers, random policy          -> scaling.json
+#   4. batched full-preset inference, batch 1 8 16 32                  -> batched_inference.json
+#   5. twins scaling with the small h05 `twins` preset (GPU, batched)  -> scaling_h05.json
+#   6. the full LIBERO protocol's node wall-clock, composed            -> compose.json
+# Setup first (docs/training.md "Twins on the GPU machine"), then: bash benchmarks/throughput_device.sh
+# Knobs (env): PY, OUT, WORK, WORKERS, TRIALS, MAX_STEPS, PRESET, DEVICE, BATCHES, RENDER_DEVICE, H05_SCALING=0,
+# T_TOL T_REF T_SCALE T_INFER T_H05 (timeouts, s).
+set -u
+PY=${PY:-python3}
+OUT=${OUT:-/tmp/h05_out}
+WORK=${WORK:-/tmp/h05_work}
+WORKERS=${WORKERS:-"1 2 4 8 12 14"}
+TRIALS=${TRIALS:-6}
+MAX_STEPS=${MAX_STEPS:-40}
+PRESET=${PRESET:-full}
+DEVICE=${DEVICE:-cuda}
+BATCHES=${BATCHES:-"1 8 16 32"}
+RENDER_DEVICE=${RENDER_DEVICE:-auto}
+mkdir -p "$OUT" "$WORK"
+export MUJOCO_GL=egl HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 MESA_SHADER_CACHE_DIR=$WORK/mesa
+if [ ! -e /usr/share/glvnd/egl_vendor.d/10_nvidia.json ] && [ -e /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ]; then
+  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+fi
+LOG=$OUT/log.txt
+T0=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a "$LOG"; }
+part() {  # part <name> <timeout s> <command...>: run, log its tail, never stop the script
+  local name=$1 limit=$2; shift 2
+  stamp "start $name (timeout ${limit}s)"
+  timeout "$limit" "$@" > "$WORK/$name.log" 2>&1
+  local rc=$?
+  grep -v -i "warn" "$WORK/$name.log" | tail -20 | tee -a "$LOG"
+  stamp "end $name: exit $rc"
+}
+
+stamp "python/torch: $($PY -c 'import sys, torch; print(sys.version.split()[0], torch.__version__, torch.cuda.is_available())' 2>&1)"
+command -v nvidia-smi >/dev/null && nvidia-smi -L | tee -a "$LOG"
+stamp "EGL devices: $($PY -m envs.render_device 2>&1 | cut -c1-600)"
+stamp "cpus: $(nproc); load: $(cat /proc/loadavg)"
+
+part render_tolerance ${T_TOL:-90} bash -c "$PY benchmarks/render_tolerance.py render --device $RENDER_DEVICE --out $OUT/render_gpu.npz \
+  && $PY benchmarks/render_tolerance.py compare benchmarks/data/render_llvmpipe.npz $OUT/render_gpu.npz --json $OUT/render_tolerance.json"
+part cpu_ref ${T_REF:-40} $PY benchmarks/throughput_cpu_ref.py --device "$RENDER_DEVICE" --json "$OUT/cpu_ref.json"
+part scaling ${T_SCALE:-200} $PY benchmarks/throughput_scaling.py --workers $WORKERS --trials "$TRIALS" \
+  --max-steps "$MAX_STEPS" --render-device "$RENDER_DEVICE" --json "$OUT/scaling.json"
+part batched_inference ${T_INFER:-150} $PY benchmarks/batched_inference.py --preset "$PRESET" --device "$DEVICE" \
+  --batch $BATCHES --json "$OUT/batched_inference.json"
+if [ "${H05_SCALING:-1}" = 1 ] && [ "$DEVICE" = cuda ]; then
+  part scaling_h05 ${T_H05:-90} $PY benchmarks/throughput_scaling.py --policy h05-twins --workers 1 14 \
+    --trials "$TRIALS" --max-steps "$MAX_STEPS" --render-device "$RENDER_DEVICE" --json "$OUT/scaling_h05.json"
+fi
+part compose 30 $PY benchmarks/throughput_compose.py --libero benchmarks/data/libero_step_cost.json \
+  --device-dir "$OUT" --workers 14 --json "$OUT/compose.json"
+stamp "all done"; ls -la "$OUT" | tee -a "$LOG"

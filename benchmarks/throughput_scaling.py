@@ -1,0 +1,116 @@
+"""Episodes/s of the twins end to end with N env workers: speed-up over N = 1 and efficiency.
+
+The same plan for every N (twins ``spatial`` place_on_pad and place_left_of on
+all five embodiments, ``--trials`` init states each, ``--max-steps`` steps),
+rendering on (every camera, 224 px, on whatever ``render_device`` picks: the
+GPU's EGL on a GPU machine), run through ``run_episodes(workers=N)`` exactly as
+``h05 eval workers=N`` runs it: N env-worker processes, one batched policy.
+Policy: ``random`` (seeded per episode; the policy costs ~nothing, so the
+figure is the simulation + rendering + harness side), or ``h05-twins``: the
+small ``twins`` model preset with random weights on CUDA, CUDA graphs,
+batched inference. Every run's records must match N = 1's outcomes (same
+final-state digests) and say where they rendered.
+
+    python benchmarks/throughput_scaling.py --workers 1 2 4 8 12 14 --json $OUT/scaling.json
+    MUJOCO_GL=egl .venv/bin/python benchmarks/throughput_scaling.py --workers 1 2 --trials 1 --max-steps 10   # smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+TASKS = [f"{t}@{e}" for t in ("place_on_pad", "place_left_of") for e in ("so101", "fr3_inspire", "d1", "adam_u", "g1")]
+
+
+def make_policy(name: str, workdir: Path):
+    """``random`` (harness baseline) or ``h05-twins`` (twins preset, random weights, CUDA graphs)."""
+    if name == "random":
+        from evaluators.baselines import RandomPolicy
+
+        return RandomPolicy()
+    if name == "h05-twins":
+        import torch
+
+        from h05.checkpoint import save_checkpoint
+        from h05.config import BeingHConfig
+        from h05.modeling.being_h05 import BeingH05
+        from h05.policy import H05Policy
+
+        torch.manual_seed(0)
+        save_checkpoint(BeingH05(BeingHConfig.preset("twins")), workdir / "twins_random", dtype="bfloat16")
+        return H05Policy(str(workdir / "twins_random"), device="cuda", dtype="bfloat16", cuda_graphs=True)
+    raise SystemExit(f"unknown --policy {name!r}; known: random, h05-twins")
+
+
+def run_once(workers: int, policy, specs, root: Path) -> dict:
+    from evaluators.env_pool import EnvWorkerSettings
+    from evaluators.runner import run_episodes
+    from evaluators.store import EpisodeStore
+
+    store = EpisodeStore(root / f"workers_{workers}")
+    t0 = time.perf_counter()
+    with store:
+        records = run_episodes(specs, store, policy, render=True, progress=False,
+                               env_workers=EnvWorkerSettings(), workers=workers)
+    wall = time.perf_counter() - t0
+    return {"workers": workers, "wall_s": wall, "episodes": len(records), "episodes_per_s": len(records) / wall,
+            "steps": sum(r["steps"] for r in records), "errors": [r["error"] for r in records if r["status"] == "error"],
+            "render_devices": sorted({r.get("render_device", "?") for r in records}),
+            "digests": {r["episode_id"]: r.get("final_state_sha") for r in records}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8, 12, 14])
+    ap.add_argument("--trials", type=int, default=6, help="init states per task (10 tasks)")
+    ap.add_argument("--max-steps", type=int, default=40)
+    ap.add_argument("--policy", default="random", choices=["random", "h05-twins"])
+    ap.add_argument("--render-device", default="auto")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    from envs.render_device import PLAN
+    from evaluators.plan import build_plan
+
+    devices = PLAN.configure(args.render_device)
+    specs = build_plan("twins", ["spatial"], TASKS, args.trials, policy=args.policy, max_steps=args.max_steps)
+    out: dict = {"machine": {"host": platform.node(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
+                             "command": " ".join(sys.argv)},
+                 "render_devices_planned": [d.label for d in devices or []], "episodes_planned": len(specs),
+                 "max_steps": args.max_steps, "policy": args.policy, "runs": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        policy = make_policy(args.policy, Path(tmp))
+        base = None
+        for n in args.workers:
+            PLAN.configure(args.render_device)  # worker k -> device k mod n afresh for each N
+            row = run_once(n, policy, specs, Path(tmp))
+            digests = row.pop("digests")
+            if base is None:
+                base = {"workers": n, "episodes_per_s": row["episodes_per_s"], "digests": digests}
+            row["speedup"] = row["episodes_per_s"] / base["episodes_per_s"]
+            row["efficiency"] = row["speedup"] * base["workers"] / n
+            row["same_outcomes_as_first"] = digests == base["digests"]
+            out["runs"].append(row)
+            print(f"N={n:>2}: {row['episodes']} episodes in {row['wall_s']:.1f} s = {row['episodes_per_s']:.2f}/s, "
+                  f"speed-up {row['speedup']:.2f}, efficiency {row['efficiency']:.2f}, rendered on "
+                  f"{row['render_devices']}, same outcomes {row['same_outcomes_as_first']}, errors {len(row['errors'])}",
+                  flush=True)
+            if args.json:  # after every N: a later timeout keeps what exists
+                Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+                Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
