@@ -120,7 +120,8 @@ class MoTAttention(nn.Module):
         return q, k, v
 
     def forward(self, x_und: torch.Tensor | None, x_gen: torch.Tensor, ctx: AttentionContext,
-                past: KV | None) -> tuple[torch.Tensor | None, torch.Tensor, KV | None]:
+                past: KV | None, und_out: bool = True) -> tuple[torch.Tensor | None, torch.Tensor, KV | None]:
+        """``und_out=False``: the understanding tokens only give keys/values (no output projection)."""
         b = x_gen.shape[0]
         n = ctx.cos.shape[1]
         if ctx.gen_only:  # action-expert tokens only (Euler steps over the cached prefix): no packing
@@ -154,7 +155,7 @@ class MoTAttention(nn.Module):
         if ctx.gen_only:
             return None, self.o_proj_mot_gen(out), kv
         o_gen = self.o_proj_mot_gen(out.index_select(1, ctx.gen_idx))
-        o_und = self.o_proj(out.index_select(1, ctx.und_idx)) if has_und else None
+        o_und = self.o_proj(out.index_select(1, ctx.und_idx)) if has_und and und_out else None
         return o_und, o_gen, kv
 
 
@@ -173,15 +174,18 @@ class MoTDecoderLayer(nn.Module):
         self.routed = bool(routed_experts)
 
     def forward(self, h_und: torch.Tensor | None, h_gen: torch.Tensor, ctx: AttentionContext,
-                past: KV | None) -> tuple[torch.Tensor | None, torch.Tensor, KV | None]:
+                past: KV | None, und_out: bool = True) -> tuple[torch.Tensor | None, torch.Tensor, KV | None]:
+        """``und_out=False`` (the last layer when nothing reads the understanding tokens' states): their
+        attention output, MLP and new states are skipped; returns None in their place."""
         x_und = self.input_layernorm(h_und) if h_und is not None and h_und.shape[1] else None
-        a_und, a_gen, kv = self.self_attn(x_und, self.input_layernorm_mot_gen(h_gen), ctx, past)
+        a_und, a_gen, kv = self.self_attn(x_und, self.input_layernorm_mot_gen(h_gen), ctx, past, und_out)
         h_gen = h_gen + a_gen
         x = self.post_attention_layernorm_mot_gen(h_gen)
         h_gen = h_gen + (self.mlp_mot_gen(x, ctx.routing) if self.routed else self.mlp_mot_gen(x))
-        if a_und is not None:
-            h_und = h_und + a_und
-            h_und = h_und + self.mlp(self.post_attention_layernorm(h_und))
+        if a_und is None:
+            return None, h_gen, kv
+        h_und = h_und + a_und
+        h_und = h_und + self.mlp(self.post_attention_layernorm(h_und))
         return h_und, h_gen, kv
 
 
@@ -200,15 +204,21 @@ class MoTModel(nn.Module):
         self.rotary_emb = Qwen3RotaryEmbedding(und)
 
     def forward(self, h_und: torch.Tensor | None, h_gen: torch.Tensor, ctx: AttentionContext,
-                use_cache: bool = False) -> tuple[torch.Tensor | None, torch.Tensor, list[KV] | None]:
+                use_cache: bool = False, und_out: bool = False
+                ) -> tuple[torch.Tensor | None, torch.Tensor, list[KV] | None]:
+        """Final states of (understanding tokens if ``und_out`` else None, action-expert tokens), and
+        per-layer keys/values if ``use_cache``. Without ``und_out`` the last layer skips the
+        understanding tokens' output projection and MLP (their result would be discarded)."""
         cache: list[KV] | None = [] if use_cache else None
         if ctx.keep_kv != use_cache:
             ctx = dataclasses.replace(ctx, keep_kv=use_cache)
+        last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            h_und, h_gen, kv = layer(h_und, h_gen, ctx, ctx.past[i] if ctx.past is not None else None)
+            h_und, h_gen, kv = layer(h_und, h_gen, ctx, ctx.past[i] if ctx.past is not None else None,
+                                     und_out or i < last)
             if cache is not None:
                 cache.append(kv)
-        h_und = self.norm(h_und) if h_und is not None and h_und.shape[1] else None
+        h_und = self.norm(h_und) if und_out and h_und is not None and h_und.shape[1] else None
         return h_und, self.norm_mot_gen(h_gen), cache
 
 
