@@ -11,7 +11,12 @@ optimizer are not counted). An analytic 6 * params * tokens figure per component
 printed beside it as a cross-check. MFU = counted FLOPs per second / peak (H100 SXM dense
 bf16: 989 TFLOP/s by default, --peak-tflops).
 
+Speed options: ``--precision bf16|fp32`` (autocast dtype; parameters stay float32),
+``--compile none|layers|model`` (torch.compile of each ViT and MoT layer, or of the whole ViT
+and the whole MoT stack; static shapes, ``--compile-mode``), ``--fused-adam`` (default on CUDA).
+
     python benchmarks/model_train_throughput.py --preset full --device cuda --batch 16 --json out.json
+    python benchmarks/model_train_throughput.py --preset full --precision bf16 --compile layers --batch 32
     python benchmarks/model_train_throughput.py --preset tiny --device cpu --batch 2 --steps 2   # smoke test
 """
 
@@ -22,6 +27,8 @@ import contextlib
 import time
 
 from h05_bench_common import DTYPES, build_model, build_obs, build_targets, machine_info, sync, write_json
+
+from h05.modeling.compiling import COMPILE_SCOPES, compile_model  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -73,8 +80,15 @@ def main() -> None:
     ap.add_argument("--preset", default="full")
     ap.add_argument("--batch", type=int, nargs="+", default=[16], help="one or more batch sizes (OOM is recorded)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--dtype", default="bfloat16", choices=sorted(DTYPES), help="autocast dtype")
-    ap.add_argument("--compile", action="store_true", help="torch.compile each ViT and MoT layer (torch 2.11 + full preset: inductor fails on the backward, recorded as an error; see BENCHMARKS.md)")
+    ap.add_argument("--precision", "--dtype", dest="dtype", default="bfloat16", choices=sorted(DTYPES),
+                    help="autocast dtype (float32: no autocast; TF32 matmuls on CUDA)")
+    ap.add_argument("--compile", nargs="?", const="layers", default="none", choices=COMPILE_SCOPES,
+                    help="torch.compile scope: none, layers (each ViT and MoT layer; bare --compile), "
+                         "model (the whole ViT and the whole MoT stack)")
+    ap.add_argument("--compile-mode", default="default",
+                    choices=["default", "max-autotune-no-cudagraphs", "max-autotune", "reduce-overhead"])
+    ap.add_argument("--fused-adam", action=argparse.BooleanOptionalAction, default=None,
+                    help="fused AdamW kernel (default: on for CUDA)")
     ap.add_argument("--cameras", type=int, default=2)
     ap.add_argument("--steps", type=int, default=20, help="timed optimizer steps per batch size")
     ap.add_argument("--warmup", type=int, default=3)
@@ -93,16 +107,10 @@ def main() -> None:
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     n_params = sum(p.numel() for p in params)
-    opt = torch.optim.AdamW(params, lr=args.lr, fused=cuda)
+    fused = cuda if args.fused_adam is None else args.fused_adam
+    opt = torch.optim.AdamW(params, lr=args.lr, fused=fused)
     compiled = False
     flops_per_sample = None
-
-    def compile_layers():
-        import torch._dynamo as dynamo
-
-        dynamo.config.cache_size_limit = max(64, dynamo.config.cache_size_limit)
-        for layer in list(model.vit_model.encoder.layer) + list(model.language_model.model.layers):
-            layer.compile()
 
     def step(obs, targets, gen, do_opt=True):
         with torch.autocast(device_type=torch.device(args.device).type, dtype=dtype, enabled=dtype != torch.float32):
@@ -115,7 +123,8 @@ def main() -> None:
 
     results = []
     for b in args.batch:
-        row = {"batch": b, "compile": args.compile}
+        row = {"batch": b, "compile": args.compile, "compile_mode": args.compile_mode, "precision": args.dtype,
+               "fused_adam": fused}
         try:
             obs = build_obs(cfg, b, args.cameras, args.device, dtype, args.tokenizer)
             targets = build_targets(cfg, b, args.device)
@@ -132,8 +141,8 @@ def main() -> None:
                 opt.zero_grad(set_to_none=True)
                 flops_per_sample = float(fc.get_total_flops()) / b
             flops = flops_per_sample * b
-            if args.compile and not compiled:
-                compile_layers()
+            if args.compile != "none" and not compiled:
+                compile_model(model, args.compile, args.compile_mode)
                 compiled = True
             t1 = time.perf_counter()
             for _ in range(args.warmup):
@@ -170,8 +179,9 @@ def main() -> None:
     print("\n=== Being-H0.5 training throughput ===")
     for k in ("command", "gpu", "torch", "transformers", "cuda", "host", "cpu_count"):
         print(f"{k:>13}: {info.get(k)}")
-    print(f"{'model':>13}: preset={args.preset}, random weights, fp32 params + {args.dtype} autocast, fused AdamW "
-          f"over {n_params / 1e9:.3f}B trainable params, {args.cameras} cameras, compile={args.compile}")
+    print(f"{'model':>13}: preset={args.preset}, random weights, fp32 params + {args.dtype} autocast, "
+          f"{'fused' if fused else 'foreach'} AdamW over {n_params / 1e9:.3f}B trainable params, "
+          f"{args.cameras} cameras, compile={args.compile} ({args.compile_mode})")
     print(f"{'FLOPs':>13}: FlopCounterMode over one fwd+bwd (matmul/conv/SDPA); MFU vs {args.peak_tflops} TFLOP/s")
     print(f"{'batch':>5} {'step ms':>9} {'samples/s':>10} {'TFLOP/sample':>13} {'(6NT)':>7} {'TFLOP/s':>8} "
           f"{'MFU':>6} {'peak GiB':>9}")

@@ -197,6 +197,16 @@ def apply_trainable(model: BeingH05, cfg: dict) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------- helpers
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def autocast_bf16(precision: str, device: torch.device) -> bool:
+    """Whether the step runs under bf16 autocast: ``bf16``, or ``auto`` on a GPU (parameters stay fp32)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}; known: {', '.join(PRECISIONS)}")
+    return precision == "bf16" or (precision == "auto" and device.type == "cuda")
+
+
 def _lr_lambda(warmup: int, total: int, min_ratio: float) -> Callable[[int], float]:
     def f(step: int) -> float:
         if step < warmup:
@@ -267,6 +277,7 @@ def train(cfg: dict, stop_after: int | None = None, on_step: Callable[[int, dict
     if dev_name == "auto":
         dev_name = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
     device = torch.device(dev_name)
+    use_bf16 = autocast_bf16(cfg.get("precision", "auto"), device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -301,7 +312,9 @@ def train(cfg: dict, stop_after: int | None = None, on_step: Callable[[int, dict
     prompts = PromptBuilder(tokenizer, config.image_tokens_per_camera, config.action_chunk_length)
     params = [p for p in model.parameters() if p.requires_grad]
     decay = 0.0 if freeze["trainable"] == "embodiment_slots" else float(tcfg.get("weight_decay", 0.0))
-    opt = torch.optim.AdamW(params, lr=float(tcfg["lr"]), betas=(0.9, 0.95), weight_decay=decay)
+    # One fused kernel per step on a GPU (foreach elsewhere, and under FSDP's sharded parameters).
+    fused = device.type == "cuda" and cfg.get("distributed", {}).get("strategy", "ddp") != "fsdp"
+    opt = torch.optim.AdamW(params, lr=float(tcfg["lr"]), betas=(0.9, 0.95), weight_decay=decay, fused=fused)
     steps = int(tcfg["steps"])
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(int(tcfg.get("warmup", 0)), steps,
                                                               float(tcfg.get("min_lr_ratio", 0.1))))
@@ -329,8 +342,6 @@ def train(cfg: dict, stop_after: int | None = None, on_step: Callable[[int, dict
         else:
             runner = nn.parallel.DistributedDataParallel(runner, device_ids=[device.index] if device.type == "cuda" else None,
                                                          find_unused_parameters=True)
-    precision = cfg.get("precision", "auto")
-    use_bf16 = (precision == "bf16") or (precision == "auto" and device.type == "cuda")
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
     save_every = int(tcfg.get("save_every", 0) or 0)
     log_every = max(1, int(tcfg.get("log_every", 10)))
