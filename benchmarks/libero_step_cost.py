@@ -6,10 +6,11 @@ from init states 0.. (the harness rebuilds the sim at every reset and runs the
 10 settle steps) and stepped with one fixed random action sequence. Step cost
 blind = simulation (+ observation building); rendered minus blind = rendering,
 of which ``mjv_updateScene`` (timed alone per camera) is the CPU part that a GPU
-renderer leaves on the CPU.
-Also reports this machine's load, and runs the twins CPU reference
-(``throughput_cpu_ref.py``) before and after, so the CPU ratio to another
-machine is taken under the same load as the LIBERO figures. Input of ``benchmarks/throughput_compose.py``.
+renderer leaves on the CPU, as is turning the frame upright and resizing it
+(timed alone too). A twins CPU reference runs before each task (and before and
+after the whole run), so the CPU ratio to another machine is taken under the
+same load as each suite's figures.
+Reports this machine's load. Input of ``benchmarks/throughput_compose.py``.
 
     MUJOCO_GL=egl .venv/bin/python benchmarks/libero_step_cost.py --tasks 2 --resets 2 --steps 60 --json benchmarks/data/libero_step_cost.json
 """
@@ -57,6 +58,17 @@ def scene_update_ms(base, repeats: int = 20) -> float:
             mujoco.mjv_updateScene(sim.model._model, sim.data._data, ctx.vopt, ctx.pert, ctx.cam,
                                    mujoco.mjtCatBit.mjCAT_ALL, ctx.scn)
     return (time.perf_counter() - t0) * 1e3 / (repeats * len(cams))
+
+
+def postprocess_ms(render_size: int, image_size: int, repeats: int = 200) -> float:
+    """ms per camera frame to turn a GL frame upright and resize it (``resize_upright``), on the CPU."""
+    from envs.rendering import resize_upright
+
+    frame = np.random.default_rng(0).integers(0, 256, (render_size, render_size, 3), dtype=np.uint8)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        resize_upright(frame, image_size, rotate_180=True)
+    return (time.perf_counter() - t0) * 1e3 / repeats
 
 
 def measure_task(bench, task, render: bool, resets: int, steps: int) -> dict:
@@ -109,8 +121,9 @@ def main() -> None:
     for suite in args.suites:
         tasks = bench.tasks(suite)
         picks = [tasks[(k * len(tasks)) // args.tasks] for k in range(args.tasks)]
-        blind, rendered = [], []
+        blind, rendered, refs = [], [], []
         for task in picks:
+            refs.append(physics_steps_per_s(1.0))  # the CPU reference under this task's load
             b = measure_task(bench, task, False, args.resets, args.steps)
             r = measure_task(bench, task, True, args.resets, args.steps)
             render_info = render_info or current_render_device()
@@ -125,7 +138,9 @@ def main() -> None:
                             "sim_step_ms": sim, "render_step_ms": full - sim, "step_ms": full,
                             "reset_s": statistics.fmean(x["reset_s_median"] for x in rendered),
                             "blind_reset_s": statistics.fmean(x["reset_s_median"] for x in blind),
-                            "scene_update_ms_per_camera": statistics.fmean(x["scene_update_ms_per_camera"] for x in rendered)}
+                            "scene_update_ms_per_camera": statistics.fmean(x["scene_update_ms_per_camera"] for x in rendered),
+                            "postprocess_ms_per_camera": postprocess_ms(proto.render_size, proto.image_size),
+                            "cpu_ref_physics_steps_per_s": {k: statistics.fmean(r[k] for r in refs) for k in refs[0]}}
     load1 = os.getloadavg()
     ref_after = physics_steps_per_s()
     cpu_ref = {k: (ref_before[k] + ref_after[k]) / 2 for k in ref_before}

@@ -6,10 +6,10 @@ model whose every input is a measurement:
 
 - CPU ratio r = GPU machine / dev VM MuJoCo steps/s of the twins reference
   scenes (``throughput_cpu_ref.py`` there; the same workload run inside
-  ``libero_step_cost.py`` here, under the LIBERO figures' load);
-- step on the node = LIBERO blind step / r + cameras x (LIBERO
-  ``mjv_updateScene`` per camera / r + raster and read-back per 256 px frame
-  on the node's EGL GPU, from the reference render there);
+  ``libero_step_cost.py`` here before each task, under that suite's load);
+- step on the node = LIBERO blind step / r + cameras x ((LIBERO
+  ``mjv_updateScene`` + upright/resize per camera) / r + raster and read-back
+  per 256 px frame on the node's EGL GPU, from the reference render there);
 - reset on the node = LIBERO blind reset / r + (settle steps + 1) x rendered
   cameras (robosuite renders every camera on every settle step);
 - worst case: every episode runs to its suite's step limit (a failing policy);
@@ -40,11 +40,17 @@ def _load(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def inference_ms(batched: dict, batch: int, mode: str = "graph") -> tuple[float, str]:
-    """Query latency (host work included) at ``batch``, interpolated linearly between measured batches."""
-    rows = sorted((r["batch"], r["query_ms"]) for r in batched["results"] if r.get("mode") == mode and "query_ms" in r)
-    if not rows:
-        raise SystemExit(f"batched_inference has no '{mode}' rows")
+def inference_ms(batched: dict, batch: int) -> tuple[float, str]:
+    """Query latency (host work included) at ``batch``, interpolated linearly between measured batches.
+
+    CUDA-graph rows where they exist (what ``H05Policy(cuda_graphs=True)`` runs), else eager KV-cache rows.
+    """
+    for mode in ("graph", "kv"):
+        rows = sorted((r["batch"], r["query_ms"]) for r in batched["results"] if r.get("mode") == mode and "query_ms" in r)
+        if rows:
+            break
+    else:
+        raise SystemExit("batched_inference has no successful rows")
     for (b0, t0), (b1, t1) in zip(rows, rows[1:]):
         if b0 <= batch <= b1:
             return t0 + (t1 - t0) * (batch - b0) / (b1 - b0), f"{mode}, interpolated between batch {b0} and {b1}"
@@ -60,8 +66,7 @@ def scaling_efficiency(scaling: dict, workers: int) -> tuple[float, int]:
 
 def compose(libero: dict, cpu_ref: dict, scaling: dict, batched: dict, workers: int = 14,
             execute_steps: int = 8, trials: int = 50, tasks_per_suite: int = 10) -> dict:
-    here, there = libero["cpu_ref_physics_steps_per_s"], cpu_ref["physics_steps_per_s"]
-    ratio = statistics.fmean(there[k] / here[k] for k in here)
+    there = cpu_ref["physics_steps_per_s"]
     cams = len(libero["cameras"])
     raster = cpu_ref["render"]["raster_read_ms"]
     eff, eff_n = scaling_efficiency(scaling, workers)
@@ -69,19 +74,22 @@ def compose(libero: dict, cpu_ref: dict, scaling: dict, batched: dict, workers: 
     suites, total_s, queries = {}, 0.0, 0
     for suite in PROTOCOL_SUITES:
         s = libero["per_suite"][suite]
-        render_ms = cams * (s["scene_update_ms_per_camera"] / ratio + raster)
+        here = s.get("cpu_ref_physics_steps_per_s", libero["cpu_ref_physics_steps_per_s"])
+        ratio = statistics.fmean(there[k] / here[k] for k in here)
+        render_ms = cams * ((s["scene_update_ms_per_camera"] + s.get("postprocess_ms_per_camera", 0.0)) / ratio + raster)
         step_ms = s["sim_step_ms"] / ratio + render_ms
         reset_s = s["blind_reset_s"] / ratio + (libero["settle_steps"] + 1) * render_ms / 1e3
         steps = s["max_steps"]
         q = math.ceil(steps / execute_steps)
         episode_s = reset_s + steps * step_ms / 1e3 + q * infer / 1e3
         n = trials * tasks_per_suite
-        suites[suite] = {"max_steps": steps, "node_step_ms": step_ms, "node_render_ms": render_ms,
+        suites[suite] = {"max_steps": steps, "cpu_ratio": ratio, "node_step_ms": step_ms, "node_render_ms": render_ms,
                          "node_reset_s": reset_s, "queries": q, "episode_s": episode_s, "episodes": n}
         total_s += n * episode_s
         queries += n * q
     wall = total_s / (workers * eff)
-    return {"workers": workers, "execute_steps": execute_steps, "cpu_ratio": ratio, "raster_read_ms": raster,
+    return {"workers": workers, "execute_steps": execute_steps, "raster_read_ms": raster,
+            "cpu_ratio": statistics.fmean(v["cpu_ratio"] for v in suites.values()),
             "efficiency": eff, "efficiency_at_workers": eff_n, "inference_ms_per_query": infer,
             "inference_source": infer_how, "episodes": trials * tasks_per_suite * len(PROTOCOL_SUITES),
             "per_suite": suites, "worker_seconds": total_s, "wall_s": wall, "wall_min": wall / 60,
@@ -105,11 +113,11 @@ def main() -> None:
               f"(efficiency {res['efficiency']:.2f} measured at N={res['efficiency_at_workers']}), "
               f"CPU ratio {res['cpu_ratio']:.2f}, inference {res['inference_ms_per_query']:.1f} ms/query "
               f"({res['inference_source']}), raster+read {res['raster_read_ms']:.2f} ms/frame")
-        print("| suite | max steps | node step ms | node reset s | queries | episode s |")
-        print("|---|---|---|---|---|---|")
+        print("| suite | max steps | CPU ratio | node step ms | node reset s | queries | episode s |")
+        print("|---|---|---|---|---|---|---|")
         for suite, s in res["per_suite"].items():
-            print(f"| {suite} | {s['max_steps']} | {s['node_step_ms']:.2f} | {s['node_reset_s']:.2f} | {s['queries']} | "
-                  f"{s['episode_s']:.2f} |")
+            print(f"| {suite} | {s['max_steps']} | {s['cpu_ratio']:.2f} | {s['node_step_ms']:.2f} | {s['node_reset_s']:.2f} "
+                  f"| {s['queries']} | {s['episode_s']:.2f} |")
         print(f"{res['episodes']} episodes, worst case (every episode to its step limit): "
               f"**{res['wall_min']:.1f} min** on one node; GPU busy {100 * res['gpu_busy_fraction']:.0f}% of it")
     if args.json:

@@ -34,7 +34,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 TASKS = [f"{t}@{e}" for t in ("place_on_pad", "place_left_of") for e in ("so101", "fr3_inspire", "d1", "adam_u", "g1")]
 
 
-def make_policy(name: str, workdir: Path):
+def make_policy(name: str, workdir: Path, device: str = "cuda"):
     """``random`` (harness baseline) or ``h05-twins`` (twins preset, random weights, CUDA graphs)."""
     if name == "random":
         from evaluators.baselines import RandomPolicy
@@ -50,7 +50,7 @@ def make_policy(name: str, workdir: Path):
 
         torch.manual_seed(0)
         save_checkpoint(BeingH05(BeingHConfig.preset("twins")), workdir / "twins_random", dtype="bfloat16")
-        return H05Policy(str(workdir / "twins_random"), device="cuda", dtype="bfloat16", cuda_graphs=True)
+        return H05Policy(str(workdir / "twins_random"), device=device, dtype="bfloat16", cuda_graphs=device == "cuda")
     raise SystemExit(f"unknown --policy {name!r}; known: random, h05-twins")
 
 
@@ -77,6 +77,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=6, help="init states per task (10 tasks)")
     ap.add_argument("--max-steps", type=int, default=40)
     ap.add_argument("--policy", default="random", choices=["random", "h05-twins"])
+    ap.add_argument("--policy-device", default="cuda", help="h05-twins only: cuda (CUDA graphs) or cpu")
     ap.add_argument("--render-device", default="auto")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -91,7 +92,7 @@ def main() -> None:
                  "render_devices_planned": [d.label for d in devices or []], "episodes_planned": len(specs),
                  "max_steps": args.max_steps, "policy": args.policy, "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
-        policy = make_policy(args.policy, Path(tmp))
+        policy = make_policy(args.policy, Path(tmp), args.policy_device)
         base = None
         for n in args.workers:
             PLAN.configure(args.render_device)  # worker k -> device k mod n afresh for each N
