@@ -79,6 +79,8 @@ def main() -> None:
     ap.add_argument("--policy", default="random", choices=["random", "h05-twins"])
     ap.add_argument("--policy-device", default="cuda", help="h05-twins only: cuda (CUDA graphs) or cpu")
     ap.add_argument("--render-device", default="auto")
+    ap.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=True,
+                    help="first an untimed run of 2 x max(N) episodes at max(N) workers")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
@@ -93,6 +95,10 @@ def main() -> None:
                  "max_steps": args.max_steps, "policy": args.policy, "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         policy = make_policy(args.policy, Path(tmp), args.policy_device)
+        if args.warmup:  # untimed: file and shader caches, CUDA graph captures of common batch sizes
+            PLAN.configure(args.render_device)
+            warm = run_once(max(args.workers), policy, specs[: 2 * max(args.workers)], Path(tmp) / "warmup")
+            out["warmup_s"] = warm["wall_s"]
         base = None
         for n in args.workers:
             PLAN.configure(args.render_device)  # worker k -> device k mod n afresh for each N
