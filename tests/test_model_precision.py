@@ -100,6 +100,18 @@ def test_unknown_compile_scope_is_named(tiny):
         compile_model(tiny, "graph")
 
 
+@pytest.mark.parametrize("setting", ["precision=fp16", "compile=graph"])
+def test_h05_train_refuses_bad_precision_or_compile_before_writing_anything(tmp_path, setting):
+    from h05.training.command import compose
+    from h05.training.trainer import TrainConfigError, train
+
+    out = tmp_path / "run"
+    cfg = compose([f"out={out}", "progress=false", "device=cpu", setting])
+    with pytest.raises(TrainConfigError, match=repr(setting.split("=")[1])):
+        train(cfg)
+    assert not out.exists()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("instructions", [PADDED, DENSE], ids=["padded", "dense"])
 def test_compiled_layers_train_like_eager_under_bf16_autocast(tokenizer, instructions):

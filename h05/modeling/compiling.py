@@ -7,8 +7,10 @@ from torch import nn
 COMPILE_SCOPES = ("none", "layers", "model")
 
 
-def compile_model(model: nn.Module, scope: str, mode: str = "default") -> list[nn.Module]:
-    """Compile parts of ``model`` in place (static shapes: one graph per input shape); returns them.
+def compile_model(model: nn.Module, scope: str, mode: str = "default", dynamic: bool | None = False
+                  ) -> list[nn.Module]:
+    """Compile parts of ``model`` in place; returns them. ``dynamic=False``: one graph per input shape
+    (fixed-shape benchmarks); None: torch's automatic dynamic shapes (prompt widths that vary in training).
 
     ``layers``: each ViT encoder layer and each MoT decoder layer (all layers of a stack share one
     graph: parameters are graph inputs); ``model``: the whole ViT and the whole MoT stack (one graph
@@ -26,5 +28,5 @@ def compile_model(model: nn.Module, scope: str, mode: str = "default") -> list[n
     else:
         mods = []
     for mod in mods:
-        mod.compile(dynamic=False, mode=mode)
+        mod.compile(dynamic=dynamic, mode=mode)
     return mods

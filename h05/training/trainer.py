@@ -35,6 +35,7 @@ from h05.config import BeingHConfig
 from h05.data.lerobot import DatasetError, LeRobotDataset, open_dataset
 from h05.data.mixture import MixtureSampler, build_metadata
 from h05.modeling.being_h05 import BeingH05, Observation, TrainingTargets
+from h05.modeling.compiling import COMPILE_SCOPES, compile_model
 from h05.tokens import PromptBuilder, load_tokenizer
 
 STATE_FILE = "train_state.pt"
@@ -203,8 +204,19 @@ PRECISIONS = ("auto", "bf16", "fp32")
 def autocast_bf16(precision: str, device: torch.device) -> bool:
     """Whether the step runs under bf16 autocast: ``bf16``, or ``auto`` on a GPU (parameters stay fp32)."""
     if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r}; known: {', '.join(PRECISIONS)}")
+        raise TrainConfigError(f"precision={precision!r}; known: {', '.join(PRECISIONS)}")
     return precision == "bf16" or (precision == "auto" and device.type == "cuda")
+
+
+def _compile_scope(cfg: dict, world: int) -> str:
+    """The ``compile`` setting (none | layers | model), checked before anything is built."""
+    scope = str(cfg.get("compile", "none") or "none")
+    if scope not in COMPILE_SCOPES:
+        raise TrainConfigError(f"compile={scope!r}; known: {', '.join(COMPILE_SCOPES)}")
+    if scope != "none" and world > 1 and cfg.get("distributed", {}).get("strategy", "ddp") == "fsdp":
+        raise TrainConfigError(f"compile={scope!r} is not supported with distributed.strategy=fsdp; "
+                               "use ddp or compile=none")
+    return scope
 
 
 def _lr_lambda(warmup: int, total: int, min_ratio: float) -> Callable[[int], float]:
@@ -278,6 +290,7 @@ def train(cfg: dict, stop_after: int | None = None, on_step: Callable[[int, dict
         dev_name = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
     device = torch.device(dev_name)
     use_bf16 = autocast_bf16(cfg.get("precision", "auto"), device)
+    compile_scope = _compile_scope(cfg, world)
     if device.type == "cuda":
         torch.cuda.set_device(device)
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -330,6 +343,7 @@ def train(cfg: dict, stop_after: int | None = None, on_step: Callable[[int, dict
         start, history = int(st["step"]), list(st.get("history", []))
         if is_main:
             print(f"h05 train: resumed from {state_path} at step {start}", file=sys.stderr, flush=True)
+    compile_model(model, compile_scope, dynamic=None)  # prompt widths vary: automatic dynamic shapes
     runner: nn.Module = _LossModule(model)
     strategy = cfg.get("distributed", {}).get("strategy", "ddp")
     if world > 1:
