@@ -195,7 +195,13 @@ class RenderDevicePlan:
         self.setting: str | int = "auto"
         self.devices: list[EglDevice] | None = None  # None: not resolved yet
         self._next = 0
+        self._applied: str | None = None  # the MUJOCO_EGL_DEVICE_ID this plan set in os.environ
         self._lock = threading.Lock()
+
+    def _user_device(self) -> bool:
+        """Whether MUJOCO_EGL_DEVICE_ID was set by the user (not by ``apply_in_process``)."""
+        value = os.environ.get("MUJOCO_EGL_DEVICE_ID")
+        return value is not None and value != self._applied
 
     def configure(self, value: Any, resolve: bool = True) -> list[EglDevice] | None:
         """Validate ``value``; with ``resolve`` also pick the devices now (errors before any env is built).
@@ -211,7 +217,7 @@ class RenderDevicePlan:
             if setting != "auto":
                 raise RenderDeviceError(f"render_device={value!r} needs MUJOCO_GL=egl, got MUJOCO_GL={os.environ['MUJOCO_GL']!r}")
             devices: list[EglDevice] = []
-        elif setting == "auto" and "MUJOCO_EGL_DEVICE_ID" in os.environ:
+        elif setting == "auto" and self._user_device():
             devices = []  # the user chose a device: leave it to MuJoCo
         else:
             devices = resolve_render_devices(setting, probe_egl_devices(), _visible_order())
@@ -240,8 +246,8 @@ class RenderDevicePlan:
             return
         if self.devices is None:
             self.configure(self.setting)
-        if self.devices and (self.setting != "auto" or "MUJOCO_EGL_DEVICE_ID" not in os.environ):
-            os.environ["MUJOCO_EGL_DEVICE_ID"] = str(self.devices[0].index)
+        if self.devices and (self.setting != "auto" or not self._user_device()):
+            self._applied = os.environ["MUJOCO_EGL_DEVICE_ID"] = str(self.devices[0].index)
 
 
 PLAN = RenderDevicePlan()

@@ -62,6 +62,23 @@ def test_auto_picks_llvmpipe_here_and_a_live_context_says_so():
     assert info["render_device"] == "llvmpipe" and "llvmpipe" in info["gl_renderer"]
 
 
+def test_workers_rotate_over_the_devices_and_a_users_choice_wins(monkeypatch):
+    from envs.render_device import RESOLVED_ENV, RenderDevicePlan
+
+    monkeypatch.setenv("MUJOCO_EGL_DEVICE_ID", "unset")  # recorded, so teardown restores the original
+    monkeypatch.delenv("MUJOCO_EGL_DEVICE_ID")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1,0")
+    plan = RenderDevicePlan()
+    plan.setting, plan.devices = "auto", resolve_render_devices("auto", GPU_NODE, visible=[1, 0])
+    envs = [plan.next_worker_env() for _ in range(3)]
+    assert [e["MUJOCO_EGL_DEVICE_ID"] for e in envs] == ["0", "1", "0"]  # EGL indices of CUDA 1, 0, 1
+    assert all("CUDA_VISIBLE_DEVICES" not in e and e[RESOLVED_ENV] == "1" for e in envs)
+    plan.apply_in_process()  # sets the first device for this process; not mistaken for a user's choice later
+    assert plan._applied == "0" and not plan._user_device()
+    monkeypatch.setenv("MUJOCO_EGL_DEVICE_ID", "3")
+    assert plan._user_device() and plan.configure("auto") == []
+
+
 TWINS = ["benchmark=twins", "suites=[spatial]", "tasks=[place_on_pad@so101]", "trials_per_task=2",
          "max_steps=3", "progress=false", "policy=noop", "render=true"]
 
