@@ -10,7 +10,6 @@ policy returning NaN, which is not retried.
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import numpy as np
