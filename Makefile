@@ -35,8 +35,9 @@ $(VENV)/.setup-stamp: pyproject.toml requirements/lock-cpu.txt scripts/setup_sys
 
 # make eval CLUSTER=slurm (or local): the plan as shards of one Slurm job array / N processes (docs/slurm.md)
 CLUSTER ?=
+# the embedded default evaluation: evaluators/conf/preset/make_eval.yaml (shipped checkpoint, twins)
 eval: setup
-	$(VENV)/bin/h05 eval $(if $(CLUSTER),launcher=$(CLUSTER)) $(ARGS)
+	$(VENV)/bin/h05 eval preset=make_eval $(if $(CLUSTER),launcher=$(CLUSTER)) $(ARGS)
 
 list: setup
 	$(VENV)/bin/h05 list tasks

@@ -151,8 +151,11 @@ def _read_tensors(folder: Path) -> dict[str, torch.Tensor]:
 
 def load_checkpoint(folder: str | Path, dtype: str | torch.dtype = "bfloat16",
                     device: str | torch.device = "cpu") -> tuple[BeingH05, BeingHConfig, dict[str, DatasetMetadata]]:
-    """Build the model from ``config.json`` and load its weights strictly; returns (model, config, metadata)."""
-    folder = Path(folder)
+    """Build the model from ``config.json`` and load its weights strictly; returns (model, config, metadata).
+    ``folder`` may also be ``shipped:<name>`` (h05/shipped.py)."""
+    from h05.shipped import resolve_checkpoint
+
+    folder = resolve_checkpoint(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"checkpoint folder {folder} does not exist")
     dtype = DTYPES[dtype] if isinstance(dtype, str) and dtype in DTYPES else dtype

@@ -16,6 +16,7 @@ from h05.checkpoint import load_checkpoint
 from h05.modeling.being_h05 import Observation
 from h05.modeling.vision import IMAGE_MEAN, IMAGE_STD
 from h05.normalization import DatasetMetadata, MetadataError, SideStats
+from h05.shipped import resolve_checkpoint
 from h05.tokens import PromptBuilder, load_tokenizer
 
 
@@ -60,7 +61,7 @@ class H05Policy:
                  cameras: Sequence[str] | None = None, use_cache: bool = True, seed: int = 0,
                  chunk_length: int | None = None, cuda_graphs: bool = False) -> None:
         self.name = "h05"
-        self.checkpoint = Path(checkpoint)
+        self.checkpoint = resolve_checkpoint(checkpoint)
         self.model, self.config, metadata = load_checkpoint(self.checkpoint, dtype=dtype, device=device)
         self.device = torch.device(device)
         self.dtype = dtype
