@@ -8,6 +8,7 @@
 #   PAIRS_R   task:embodiment pairs it trains on        SPLITS_R  demo splits of EPISODES each per pair
 #   STEPS_R   optimizer steps (cosine schedule length)  HOLDOUT_R hydra list of held-out pairs ([] default)
 #   EVAL_R    task@embodiment pairs evaluated there (EVAL_TRIALS each; empty: none)
+#   ARGS_R    extra h05 train overrides, space-separated (e.g. "uac.enabled=true uac.max_delay=5 mpg.enabled=true")
 # Shared knobs: EPISODES, DEMO_START (demos use init indices DEMO_START.., evaluation 0..: unseen
 # layouts), DEMO_TIMEOUT, BATCH, LR, WARMUP, MINUTES (training wall-clock cap), PRESET, PRECISION,
 # EVAL_TRIALS, EVAL_WORKERS, PY, OUT, WORK. Defaults reproduce the first session's A/B pair sets.
@@ -83,7 +84,7 @@ COMMON=(model.preset=$PRESET model.text_head=zero save_prune_vocab=true save_tok
 declare -A PID
 for r in $RUNS; do
   $PY -m evaluators.cli train "datasets=$(datasets "$(var PAIRS "$r")" "$(var SPLITS "$r" 2)")" \
-    "holdout=$(var HOLDOUT "$r" '[]')" out=$WORK/train_$r train.steps=$(var STEPS "$r" 6000) "${COMMON[@]}" \
+    "holdout=$(var HOLDOUT "$r" '[]')" out=$WORK/train_$r train.steps=$(var STEPS "$r" 6000) "${COMMON[@]}" $(var ARGS "$r" "") \
     > "$WORK/train_$r.log" 2>&1 &
   PID[$r]=$!
 done
