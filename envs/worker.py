@@ -13,6 +13,9 @@ to stderr. Every request is a map with ``op``; every reply is
 - ``reset`` ``{seed, options}`` -> ``{obs, info}``, plus ``render`` (GL vendor/renderer and
   device label of the worker's live context, ``envs.render_device``) when the env renders
 - ``step`` ``{action}`` -> ``{obs, reward, terminated, truncated, info}``
+- ``run_actions`` ``{actions}`` (k x 200) -> ``{obs, rewards, terminated, truncated, info}``: the
+  slice stepped in order by ``envs.action_slices.run_actions`` (stops after a terminating step;
+  only the returned observation is rendered; ``len(rewards)`` actions ran)
 - ``check_success`` -> bool
 - ``close`` closes the env; ``shutdown`` closes it and exits.
 
@@ -68,7 +71,7 @@ class WorkerSession:
         op = request["op"]
         handler = getattr(self, f"op_{op}", None)
         if handler is None:
-            raise ValueError(f"unknown op {op!r}; known: ping, make, reset, step, check_success, close, shutdown")
+            raise ValueError(f"unknown op {op!r}; known: ping, make, reset, step, run_actions, check_success, close, shutdown")
         return handler(request)
 
     def _need_env(self):
@@ -108,6 +111,13 @@ class WorkerSession:
         obs, reward, terminated, truncated, info = self._need_env().step(request["action"])
         return {"obs": obs, "reward": float(reward), "terminated": bool(terminated), "truncated": bool(truncated),
                 "info": _plain(info)}
+
+    def op_run_actions(self, request: dict) -> dict:
+        from envs.action_slices import run_actions
+
+        out = run_actions(self._need_env(), request["actions"])
+        return {"obs": out.obs, "rewards": out.rewards, "terminated": out.terminated, "truncated": out.truncated,
+                "info": _plain(out.info)}
 
     def op_check_success(self, request: dict) -> bool:
         return self._need_env().check_success()

@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 import gymnasium as gym
 import numpy as np
 
+from envs.action_slices import SliceOutcome
 from envs.benchmarks import TaskInfo
 from envs.observation import check_action, check_observation
 from envs.render_device import PLAN as RENDER_PLAN
@@ -99,7 +100,6 @@ class WorkerProcess:
             )
         finally:
             os.close(fd)
-        self._buf = b""
 
     @property
     def pid(self) -> int:
@@ -156,19 +156,21 @@ class WorkerProcess:
             )
         return reply.get("result")
 
-    def _read_exact(self, n: int, op: str, deadline: float, timeout: float) -> bytes:
+    def _read_exact(self, n: int, op: str, deadline: float, timeout: float) -> bytearray:
+        """Read exactly ``n`` bytes into one buffer (never past the frame: one reply per request)."""
         fd = self.proc.stdout.fileno()
-        while len(self._buf) < n:
+        out = bytearray(n)
+        view, got = memoryview(out), 0
+        while got < n:
             left = deadline - time.monotonic()
             ready = select.select([fd], [], [], max(0.0, left))[0] if left > 0 else []
             if not ready:
                 self.kill()
                 raise WorkerTimeout(f"{self._describe()} did not answer '{op}' within {timeout:g} s; killed it")
-            chunk = os.read(fd, max(65536, n - len(self._buf)))
-            if not chunk:
+            read = os.readv(fd, [view[got:]])
+            if not read:
                 raise self._died(f"'{op}'")
-            self._buf += chunk
-        out, self._buf = self._buf[:n], self._buf[n:]
+            got += read
         return out
 
     def _read_reply(self, op: str, deadline: float, timeout: float) -> Any:
@@ -294,6 +296,22 @@ class RemoteEnv(gym.Env):
         out = self._request({"op": "step", "action": arr}, self.timeouts.step_s)
         obs = self._checked_obs(out["obs"], "step")
         return obs, float(out["reward"]), bool(out["terminated"]), bool(out["truncated"]), dict(out["info"])
+
+    def run_actions(self, actions: Any) -> SliceOutcome:
+        """Run a slice of actions in the worker in one request (``envs.action_slices.run_actions``).
+
+        The deadline is ``step_s`` per action of the slice (and the episode budget).
+        """
+        arr = np.stack([check_action(a, UNIFIED_DIM) for a in actions]) if len(actions) else None
+        if arr is None:
+            raise ValueError("run_actions needs at least one action, got an empty slice")
+        out = self._request({"op": "run_actions", "actions": arr}, self.timeouts.step_s * len(arr))
+        obs = self._checked_obs(out["obs"], "run_actions")
+        rewards = [float(r) for r in out["rewards"]]
+        if not 1 <= len(rewards) <= len(arr):
+            raise EnvWorkerError(f"env worker pid {self.pid} reported {len(rewards)} steps for a slice of {len(arr)} actions")
+        return SliceOutcome(obs=obs, rewards=rewards, terminated=bool(out["terminated"]),
+                            truncated=bool(out["truncated"]), info=dict(out["info"]))
 
     def check_success(self) -> bool:
         return bool(self.worker.request({"op": "check_success"}, self.timeouts.step_s))

@@ -18,6 +18,7 @@ from typing import Any, Mapping, Protocol
 import gymnasium as gym
 import numpy as np
 
+from envs.action_slices import step_actions
 from evaluators.executors_latency import LatencyModel, delay_steps, make_latency
 from evaluators.policy import Policy, PolicyInput, check_chunks
 
@@ -61,7 +62,11 @@ class Executor(Protocol):
 
 
 class SyncChunkExecutor:
-    """Query, run ``execute_steps`` actions of the chunk, repeat; the world waits."""
+    """Query, run ``execute_steps`` actions of the chunk, repeat; the world waits.
+
+    Each slice runs in one call (``envs.action_slices.step_actions``: one request
+    to an env worker), which renders only the observation the next query sees.
+    """
 
     name = "sync"
 
@@ -87,23 +92,23 @@ class SyncChunkExecutor:
             inference_s += time.perf_counter() - t0
             queries += 1
             t0 = time.perf_counter()
-            for action in chunk[:execute_steps]:
-                obs, r, terminated, truncated, info = env.step(action)
-                steps += 1
-                reward += float(r)
-                if terminated or truncated:
-                    sim_s += time.perf_counter() - t0
-                    return EpisodeResult(
-                        success=bool(info.get("success", terminated)),
-                        steps=steps,
-                        reward=reward,
-                        truncated=bool(truncated),
-                        queries=queries,
-                        inference_s=inference_s,
-                        sim_s=sim_s,
-                        final_state_sha=state_digest(obs),
-                    )
+            out = step_actions(env, chunk[:execute_steps])
             sim_s += time.perf_counter() - t0
+            obs = out.obs
+            steps += out.executed
+            for r in out.rewards:
+                reward += r
+            if out.terminated or out.truncated:
+                return EpisodeResult(
+                    success=bool(out.info.get("success", out.terminated)),
+                    steps=steps,
+                    reward=reward,
+                    truncated=out.truncated,
+                    queries=queries,
+                    inference_s=inference_s,
+                    sim_s=sim_s,
+                    final_state_sha=state_digest(obs),
+                )
 
 
 ASYNC_MODES = ("naive", "uac", "rtc")

@@ -41,12 +41,15 @@ class InferenceBatcher:
     """Collects queries from slots and answers them with one ``policy.infer`` per batch.
 
     A batch closes when every live slot is waiting or ``window_s`` has passed
-    since its first request. If the batched call raises or returns the wrong
+    since its first request; the default 0 batches greedily: the policy answers
+    whatever is pending as soon as it is free, and queries that arrive while it
+    runs form the next batch (no slot waits for a window that may never fill).
+    The loop sleeps on a condition variable, never polls. If the batched call raises or returns the wrong
     number of rows, each request is retried alone, so a fault stays with the
     episode that caused it.
     """
 
-    def __init__(self, policy: Policy, slots: int, window_s: float = 0.005) -> None:
+    def __init__(self, policy: Policy, slots: int, window_s: float = 0.0) -> None:
         self.policy = policy
         self.window_s = window_s
         self.lock = threading.Lock()  # serialises every call into the policy (infer and reset)

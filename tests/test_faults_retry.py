@@ -85,7 +85,7 @@ def test_worker_killed_mid_episode_is_retried_once_on_a_fresh_worker(tmp_path, c
     attempts = _attempts(tmp_path / "run")
     first, second = attempts[FAULTED]
     assert (first["attempt"], first["status"], first["error_kind"]) == (1, "error", "env")
-    assert "killed by SIGKILL during 'step'" in first["error"]
+    assert "killed by SIGKILL during 'run_actions'" in first["error"]
     assert _dead(int(re.search(r"env worker pid (\d+)", first["error"]).group(1)))
     # the retry ran on a fresh worker and matches an unfaulted run exactly
     assert second["attempt"] == 2 and _outcome(second) == _outcome(clean[FAULTED])
@@ -108,7 +108,7 @@ def test_a_fault_on_both_attempts_leaves_two_error_records_and_the_run_finishes(
     first, second = _attempts(tmp_path)[FAULTED]
     for attempt, rec in enumerate((first, second), 1):
         assert (rec["attempt"], rec["status"], rec["error_kind"]) == (attempt, "error", "env")
-        assert "killed by SIGKILL during 'step'" in rec["error"]
+        assert "killed by SIGKILL during 'run_actions'" in rec["error"]
     for index in set(clean) - {FAULTED}:
         (rec,) = _attempts(tmp_path)[index]
         assert _outcome(rec) == _outcome(clean[index])

@@ -107,9 +107,9 @@ def test_bad_ids_and_bad_worker_settings_fail_clearly():
 # init index -> the fault armed on it (None: a clean episode that must finish)
 FAULTS = {
     0: None,
-    1: ("envs.worker_faults:CrashAfter", "killed by SIGKILL during 'step'"),
+    1: ("envs.worker_faults:CrashAfter", "killed by SIGKILL during 'run_actions'"),
     2: None,  # after the crash: must get a fresh worker and finish
-    3: ("envs.worker_faults:HangAfter", "did not answer 'step' within 3 s"),
+    3: ("envs.worker_faults:HangAfter", "did not answer 'run_actions' within 4 s"),
     4: ("envs.worker_faults:NanStateAfter", "simulation unstable at step 3: MuJoCo reported mjWARN_BADQVEL"),
 }
 
@@ -118,7 +118,7 @@ FAULTS = {
 def faulted_run(tmp_path_factory):
     """One run over five episodes with a crash, a hang and a NaN state armed on three of them."""
     wrappers = [{"entry": entry, "kwargs": {"steps": 2, "init_index": i}} for i, f in FAULTS.items() if f for entry in [f[0]]]
-    settings = EnvWorkerSettings.from_config({"enabled": True, "step_s": 3, "wrappers": wrappers})
+    settings = EnvWorkerSettings.from_config({"enabled": True, "step_s": 0.5, "wrappers": wrappers})
     specs = _plan(trials=len(FAULTS))
     root = tmp_path_factory.mktemp("faulted-run")
     with EpisodeStore(root) as store:

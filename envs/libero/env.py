@@ -16,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from envs.benchmarks import TaskInfo
+from envs.camera_gate import CameraGate
 from envs.libero.benchmark import bddl_path, init_states
 from envs.libero.protocol import load_protocol
 from envs.observation import check_action, make_observation, observation_space
@@ -49,6 +50,8 @@ class LiberoEnv(gym.Env):
         self.protocol = load_protocol()
         self.mapping = embodiment(task.embodiment)
         self.render_images = render
+        self._gate = CameraGate()  # cameras render only for observations that carry images
+        self._step_images = True  # set_step_images
         self.action_mode = action_space
         self.max_steps = int(max_steps if max_steps is not None else task.max_steps)
         self._init_states = init_states(task)
@@ -90,7 +93,15 @@ class LiberoEnv(gym.Env):
         """The protocol's hold-still action (zero deltas, gripper open) in unified space."""
         return self._noop.copy()
 
-    def _observation(self, raw: dict[str, Any]) -> dict[str, Any]:
+    def set_step_images(self, on: bool) -> None:
+        """Render the cameras for the following steps' observations (``on``) or return state only.
+
+        Reset observations are always rendered. The cameras' sampling timers run
+        either way (``envs.camera_gate``), so images equal per-step rendering.
+        """
+        self._step_images = bool(on)
+
+    def _observation(self, raw: dict[str, Any], images_on: bool = True) -> dict[str, Any]:
         from robosuite.utils.transform_utils import quat2axisangle
 
         state = self.mapping.to_unified(
@@ -98,8 +109,11 @@ class LiberoEnv(gym.Env):
             np.concatenate([raw["robot0_eef_pos"], quat2axisangle(raw["robot0_eef_quat"]), raw["robot0_gripper_qpos"]]),
         )
         images = {}
-        if self.render_images:
+        if self.render_images and images_on:
             for cam in self.protocol.cameras:
+                if raw[f"{cam}_image"].shape[:2] == (1, 1):
+                    raise RuntimeError(f"camera {cam!r} was not rendered for this observation (its frame was taken "
+                                       "during a step with images off)")
                 images[cam] = resize_upright(raw[f"{cam}_image"], self.protocol.image_size, rotate_180=True)
         return make_observation(images, state, self._state_mask, self.task)
 
@@ -123,10 +137,16 @@ class LiberoEnv(gym.Env):
             self._env.reset()
         finally:
             np.random.set_state(saved)
+        n_settle = self.protocol.settle_steps
+        if self.render_images:  # observables are rebuilt by the hard reset: gate them again
+            self._gate.install(self._env.env, [f"{cam}_image" for cam in self.protocol.cameras])
+        self._gate.open = n_settle == 0
         raw = self._env.set_init_state(self._init_states[index])
         settle = np.asarray(self.protocol.settle_action, dtype=np.float64)
-        for _ in range(self.protocol.settle_steps):
+        for i in range(n_settle):
+            self._gate.open = i == n_settle - 1  # only the first observation's frames are looked at
             raw, _, _, _ = self._env.step(settle)
+        self._gate.open = True
         self._steps = 0
         obs = self._observation(raw)
         info = {"init_index": index, "seed": episode_seed, "success": False, "noop_action": self.noop_action()}
@@ -137,10 +157,14 @@ class LiberoEnv(gym.Env):
             native = self.unified_to_native(check_action(action, UNIFIED_DIM))
         else:
             native = check_action(action, 7, what="native LIBERO action")
-        raw, _, _, _ = self._env.step(native.astype(np.float64))
+        self._gate.open = self._step_images
+        try:
+            raw, _, _, _ = self._env.step(native.astype(np.float64))
+        finally:
+            self._gate.open = True
         self._steps += 1
         success = bool(self._env.check_success())
-        obs = self._observation(raw)
+        obs = self._observation(raw, self._step_images)
         truncated = (not success) and self._steps >= self.max_steps
         return obs, float(success), success, truncated, {"success": success, "steps": self._steps}
 

@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 
 from envs.benchmarks import TaskInfo
+from envs.camera_gate import CameraGate
 from envs.observation import check_action, observation_space
 from envs.robocasa.actions import unified_order_to_robosuite
 from envs.robocasa.assets import RoboCasaAssetsMissing, check_assets, package_assets_root
@@ -103,6 +104,8 @@ class RoboCasaEnv(gym.Env):
         # render every k-th step (and at reset); between, observations repeat the last frames
         self.camera_every = int(camera_every)
         self._images: dict[str, np.ndarray] = {}
+        self._gate = CameraGate()  # cameras render only for observations that carry images
+        self._step_images = True  # set_step_images
         self.image_size = int(image_size or self.protocol.image_size)
         scenes = self.spec_.scenes or self.protocol.scenes
         self.asset_pack = check_assets([(s.layout, s.style) for s in scenes])
@@ -130,7 +133,12 @@ class RoboCasaEnv(gym.Env):
         native[11] = -1.0
         return self.mapping.to_unified("action", native)
 
-    def _observation(self, raw: dict[str, Any]) -> dict[str, Any]:
+    def set_step_images(self, on: bool) -> None:
+        """Render the cameras for the following steps' observations (``on``) or return state only
+        (reset observations always carry images; ``envs.camera_gate`` keeps robosuite's sampling timers)."""
+        self._step_images = bool(on)
+
+    def _observation(self, raw: dict[str, Any], images_on: bool = True) -> dict[str, Any]:
         from envs.rendering import resize_upright
 
         base_quat = raw.get("robot0_base_quat", np.array([0, 0, 0, 1.0]))
@@ -147,8 +155,11 @@ class RoboCasaEnv(gym.Env):
             ),
         )
         images = {}
-        if self.render_images:
+        if self.render_images and images_on:
             for cam in self.protocol.cameras:
+                if f"{cam}_image" in raw and raw[f"{cam}_image"].shape[:2] == (1, 1):
+                    raise RuntimeError(f"camera {cam!r} was not rendered for this observation (its frame was taken "
+                                       "during a step with images off)")
                 if f"{cam}_image" in raw:
                     self._images[cam] = resize_upright(raw[f"{cam}_image"], self.image_size)
                 images[cam] = self._images[cam]
@@ -183,6 +194,9 @@ class RoboCasaEnv(gym.Env):
                 raise RoboCasaAssetsMissing(str(exc), package_assets_root()) from exc
             raise
         self._raw = raw
+        if self.render_images:  # observables may be rebuilt by the reset: gate them again
+            self._gate.install(self._env, [f"{cam}_image" for cam in self.protocol.cameras])
+        self._gate.open = True
         meta = self._env.get_ep_meta()
         self._instruction = str(meta.get("lang") or self.task.instruction)
         self._steps = 0
@@ -209,12 +223,16 @@ class RoboCasaEnv(gym.Env):
             native = self.unified_to_native(check_action(action, UNIFIED_DIM))
         else:
             native = check_action(action, NATIVE_DIM, what="RoboCasa 12-D action")
-        raw, _, _, _ = self._env.step(unified_order_to_robosuite(native).astype(np.float64))
+        self._gate.open = self._step_images
+        try:
+            raw, _, _, _ = self._env.step(unified_order_to_robosuite(native).astype(np.float64))
+        finally:
+            self._gate.open = True
         self._raw = raw
         self._steps += 1
         success = self.check_success()
         truncated = (not success) and self._steps >= self.max_steps
-        return self._observation(raw), float(success), success, truncated, {"success": success, "steps": self._steps}
+        return self._observation(raw, self._step_images), float(success), success, truncated, {"success": success, "steps": self._steps}
 
     def check_success(self) -> bool:
         """The task's own success predicate on the current simulator state."""

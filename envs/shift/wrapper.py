@@ -33,6 +33,7 @@ class SensoryShift(gym.Wrapper):
         self._clean_xml: str | None = None
         self._image_params: dict[str, Any] = {}
         self._rng: np.random.Generator | None = None
+        self._frame_shapes: list[tuple[int, ...]] = []  # the episode's rendered frames, for image-less steps
 
     def _reload_original_if_kept(self) -> None:
         """An env that does not rebuild its model at reset would keep last episode's distractors."""
@@ -84,6 +85,7 @@ class SensoryShift(gym.Wrapper):
                         image_ops.draw_color_jitter(self._rng, p) if kind == "color_jitter" else image_ops.draw_occlusion(self._rng, p, img.shape)
                     )
                 applied = dict(self._image_params)
+        self._frame_shapes = [np.shape(img) for img in obs.get("images", {}).values()]
         info = dict(info)
         info["shift"] = {"kind": kind, "severity": severity, "applied": applied}
         return self._shift_images(obs), info
@@ -94,6 +96,13 @@ class SensoryShift(gym.Wrapper):
 
     def _shift_images(self, obs: dict[str, Any]) -> dict[str, Any]:
         kind, severity = self.current
+        if severity > 0 and kind == "noise" and not obs.get("images"):
+            # a step rendered without images (envs.action_slices): draw the noise it would have had,
+            # so the next rendered frame gets the same noise as under per-step rendering
+            sigma = level_params(kind, severity)["sigma"]
+            for shape in self._frame_shapes:
+                self._rng.normal(0.0, sigma, shape)
+            return obs
         if severity == 0 or kind not in ("color_jitter", "noise", "blur", "occlusion") or not obs.get("images"):
             return obs
         p = level_params(kind, severity)

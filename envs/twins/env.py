@@ -52,6 +52,7 @@ class TwinEnv(gym.Env):
         if render:
             configure_headless_rendering()
         self._renderer = None
+        self._step_images = True  # set_step_images: whether step observations carry images
         self.robot: TwinRobot | None = None
         self.cameras = tuple(self.espec.cameras)
         self.objects = [o for o in self.twin.objects(self.espec)]
@@ -202,9 +203,17 @@ class TwinEnv(gym.Env):
             out[slot_group("waist").slice] = self.data.ctrl[self.robot.waist_act]
         return out
 
-    def _observation(self) -> dict[str, Any]:
+    def set_step_images(self, on: bool) -> None:
+        """Render images in the following steps' observations (``on``) or return state only.
+
+        Reset observations are always rendered. Rendering reads the sim state only,
+        so an image rendered after any number of image-less steps equals per-step rendering.
+        """
+        self._step_images = bool(on)
+
+    def _observation(self, images_on: bool = True) -> dict[str, Any]:
         images = {}
-        if self._renderer is not None:
+        if self._renderer is not None and images_on:
             for cam in self.cameras:
                 self._renderer.update_scene(self.data, camera=cam)
                 images[cam] = self._renderer.render().copy()
@@ -238,7 +247,8 @@ class TwinEnv(gym.Env):
             raise FloatingPointError(f"{self.task.key}: simulation diverged at step {self._steps}")
         success = self.check_success()
         truncated = (not success) and self._steps >= self.max_steps
-        return self._observation(), float(success), success, truncated, {"success": success, "steps": self._steps}
+        obs = self._observation(self._step_images)
+        return obs, float(success), success, truncated, {"success": success, "steps": self._steps}
 
     def check_success(self) -> bool:
         """The task's success predicate on the current simulator state."""
