@@ -88,6 +88,7 @@ class TwinEnv(gym.Env):
         body_names = [self.model.body(int(b)).name for b in self.model.geom_bodyid[hand_geoms]]
         self._side_geoms = {side: np.array([g for g, b in zip(hand_geoms, body_names) if b.startswith(f"{side}_")], int)
                             for side in self.robot.arms}
+        self._geom_side = {int(g): side for side, gs in self._side_geoms.items() for g in gs}
         self._xml = xml
 
     def reload_scene(self, xml: str) -> None:
@@ -132,19 +133,21 @@ class TwinEnv(gym.Env):
         """Privileged object poses (table frame) and which objects a hand touches."""
         pos, rot, held = {}, {}, {}
         origin = self.robot.table_origin
-        touching: set[int] = set()
+        touching: dict[int, set[str]] = {}
         for c in self.data.contact[: self.data.ncon]:
             g1, g2 = int(c.geom1), int(c.geom2)
-            if g1 in self._hand_geoms:
-                touching.add(int(self.model.geom_bodyid[g2]))
-            if g2 in self._hand_geoms:
-                touching.add(int(self.model.geom_bodyid[g1]))
+            for hand, other in ((g1, g2), (g2, g1)):
+                if hand in self._hand_geoms:
+                    touching.setdefault(int(self.model.geom_bodyid[other]), set()).add(self._geom_side.get(hand, "?"))
+        held_by = {}
         for name, bid in self._body.items():
             pos[name] = self.data.xpos[bid] - origin
             rot[name] = self.data.xmat[bid].reshape(3, 3)
             held[name] = bid in touching
+            held_by[name] = frozenset(touching.get(bid, ()))
         eef = {side: self.robot.eef_pose(self.data, side)[0].copy() for side in self.robot.arms}
-        return SceneView(self.espec, pos, rot, held, eef, {side: self.hand_lowest(side) for side in self.robot.arms})
+        return SceneView(self.espec, pos, rot, held, eef, {side: self.hand_lowest(side) for side in self.robot.arms},
+                         held_by)
 
     def hand_lowest(self, side: str) -> float:
         """Height (table frame) of the lowest point of arm ``side``'s hand collision boxes."""

@@ -59,11 +59,13 @@ class SceneView:
     """Privileged read-only view of object poses used by predicates and experts."""
 
     def __init__(self, spec: EmbodimentSpec, pos: Mapping[str, np.ndarray], rot: Mapping[str, np.ndarray], held: Mapping[str, bool],
-                 eef: Mapping[str, np.ndarray] | None = None, hand_low: Mapping[str, float] | None = None):
+                 eef: Mapping[str, np.ndarray] | None = None, hand_low: Mapping[str, float] | None = None,
+                 held_by: Mapping[str, frozenset[str]] | None = None):
         self.spec = spec
         self.pos = pos  # table frame
         self.rot = rot  # 3x3 world
         self.held = held  # object touched by a hand geom
+        self.held_by = held_by or {}  # object -> arm sides whose hand geoms touch it
         self.eef = eef or {}  # side -> EEF position (table frame); experts only, never predicates
         self.hand_low = hand_low or {}  # side -> lowest hand point (table frame); experts only
 
@@ -76,6 +78,10 @@ class SceneView:
         z = self.s / 2 if z is None else z
         upright = np.abs(self.rot[name][2]).max() > 0.95  # some body axis vertical
         return abs(self.pos[name][2] - z) < 0.012 and upright and not self.held[name]
+
+    def in_both_hands(self, name: str) -> bool:
+        """Touched by the left and the right hand at once (a bimanual hold, not a toss)."""
+        return {"left", "right"} <= set(self.held_by.get(name, ()))
 
     def on_pad(self, name: str, pad: str, half: tuple[float, float]) -> bool:
         d = np.abs(self.pos[name][:2] - self.pos[pad][:2])
@@ -222,7 +228,9 @@ TASKS: tuple[TwinTask, ...] = (
         name="lift_tray", suite="bimanual", instruction="lift the tray with both hands", seconds=10, bimanual=True,
         objects=lambda s: (_tray(s),),
         layout=lambda s, rng: _tray_layout(s, rng),
-        success=lambda v: v.pos["tray"][2] > 0.08 + 0.006 and v.rot["tray"][2, 2] > np.cos(np.deg2rad(15)),
+        # lifted, level, and held by both hands (a random policy's toss can lift it level for a step)
+        success=lambda v: v.pos["tray"][2] > 0.08 + 0.006 and v.rot["tray"][2, 2] > np.cos(np.deg2rad(15))
+        and v.in_both_hands("tray"),
     ),
     TwinTask(
         name="novel_colour", suite="generalisation", instruction="put the purple cube on the green pad", seconds=8, bimanual=False,
