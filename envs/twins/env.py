@@ -64,6 +64,7 @@ class TwinEnv(gym.Env):
         self.observation_space = observation_space(self.cameras if render else (), IMAGE_SIZE)
         self._state_mask = self.mapping.mask("state")
         self._steps = 0
+        self._ever_held: dict[str, set[str]] = {}
         self._q_cmd: dict[str, np.ndarray] = {}
         self._noop = np.zeros(UNIFIED_DIM, np.float32)
         self.init_index = 0
@@ -129,17 +130,27 @@ class TwinEnv(gym.Env):
             self.data.ctrl[self.robot.head_act] = np.deg2rad(self.espec.head.home_deg)
         mujoco.mj_forward(self.model, self.data)
 
-    def scene_view(self) -> SceneView:
-        """Privileged object poses (table frame) and which objects a hand touches."""
-        pos, rot, held = {}, {}, {}
-        origin = self.robot.table_origin
+    def _touching(self) -> dict[int, set[str]]:
+        """Body id -> arm sides whose hand geoms touch it now."""
         touching: dict[int, set[str]] = {}
         for c in self.data.contact[: self.data.ncon]:
             g1, g2 = int(c.geom1), int(c.geom2)
             for hand, other in ((g1, g2), (g2, g1)):
                 if hand in self._hand_geoms:
                     touching.setdefault(int(self.model.geom_bodyid[other]), set()).add(self._geom_side.get(hand, "?"))
-        held_by = {}
+        return touching
+
+    def _note_holds(self) -> None:
+        """Remember, for this episode, which hands have touched each task object (after every step)."""
+        touching = self._touching()
+        for name, bid in self._body.items():
+            self._ever_held.setdefault(name, set()).update(touching.get(bid, ()))
+
+    def scene_view(self) -> SceneView:
+        """Privileged object poses (table frame), which hands touch each object now and this episode."""
+        pos, rot, held, held_by = {}, {}, {}, {}
+        origin = self.robot.table_origin
+        touching = self._touching()
         for name, bid in self._body.items():
             pos[name] = self.data.xpos[bid] - origin
             rot[name] = self.data.xmat[bid].reshape(3, 3)
@@ -147,7 +158,7 @@ class TwinEnv(gym.Env):
             held_by[name] = frozenset(touching.get(bid, ()))
         eef = {side: self.robot.eef_pose(self.data, side)[0].copy() for side in self.robot.arms}
         return SceneView(self.espec, pos, rot, held, eef, {side: self.hand_lowest(side) for side in self.robot.arms},
-                         held_by)
+                         held_by, {name: frozenset(v) for name, v in self._ever_held.items()})
 
     def hand_lowest(self, side: str) -> float:
         """Height (table frame) of the lowest point of arm ``side``'s hand collision boxes."""
@@ -236,6 +247,7 @@ class TwinEnv(gym.Env):
         for _ in range(5):  # settle objects onto the table with the hold action
             self._physics(self._noop)
         self._steps = 0
+        self._ever_held = {}
         return self._observation(), {"init_index": index, "success": False, "noop_action": self._noop.copy()}
 
     def _physics(self, action: np.ndarray) -> None:
@@ -248,6 +260,7 @@ class TwinEnv(gym.Env):
         self._steps += 1
         if not np.all(np.isfinite(self.data.qpos)):
             raise FloatingPointError(f"{self.task.key}: simulation diverged at step {self._steps}")
+        self._note_holds()
         success = self.check_success()
         truncated = (not success) and self._steps >= self.max_steps
         obs = self._observation(self._step_images)
