@@ -84,3 +84,36 @@ def test_layouts_stay_in_reach_and_never_start_solved():
     for emb in embodiment_names():
         spec = load_embodiment(emb)
         assert not any(_left_of(spec, left_of.sample_layout(spec, i).positions, "red_cube", "blue_cube") for i in range(200))
+
+
+def _teleport(env, name: str, table_pos) -> None:
+    import mujoco
+
+    a = env._free[name]
+    env.data.qpos[a : a + 3] = np.asarray(table_pos, float) + env.robot.table_origin
+    env.data.qpos[a + 3 : a + 7] = (1, 0, 0, 0)
+    env.data.qvel[:] = 0
+    mujoco.mj_forward(env.model, env.data)
+
+
+@pytest.mark.parametrize("emb", ["adam_u", "g1"])
+def test_bimanual_goals_need_both_hands_not_a_toss_or_sweep(emb):
+    """A tray lifted level without hands, or a bar pushed onto the pad without a grasp, is no success."""
+    tray = make_twin("lift_tray", emb)
+    tray.reset(seed=0, options={"init_index": 0})
+    view = tray.scene_view()
+    _teleport(tray, "tray", view.pos["tray"] + np.array([0, 0, 0.09]))  # level, in the air, untouched
+    v = tray.scene_view()
+    assert v.pos["tray"][2] > 0.086 and v.rot["tray"][2, 2] > 0.99 and not v.held["tray"]
+    assert not tray.check_success()
+    bar = make_twin("handover", emb)
+    bar.reset(seed=0, options={"init_index": 0})
+    v = bar.scene_view()
+    _teleport(bar, "bar", np.r_[v.pos["green_pad"][:2], v.pos["bar"][2]])  # resting on the pad, never held
+    noop = bar.hold_action()
+    for _ in range(3):
+        bar.step(noop)
+    v = bar.scene_view()
+    assert v.resting("bar") and v.on_pad("bar", "green_pad", (10, 10)) and not v.ever_held_by.get("bar")
+    assert not bar.check_success()
+    assert run_expert_episode(bar, init_index=0)["success"]  # the real handover still counts
