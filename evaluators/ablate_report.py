@@ -2,7 +2,7 @@
 
 One line per (policy, mode). Planned episodes without a record count as
 missing, never as failures. Curves use the leaderboards' cells (95% Wilson
-intervals) and figure code.
+intervals) and figure code; pooled views and paired tests: ``ablate_summary``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
+from evaluators.ablate_summary import write_summary
 from evaluators.plan import EpisodeSpec
 from leaderboards.ablation import Curve
 from leaderboards.cell import Cell, cell_from_statuses
@@ -77,7 +78,7 @@ def severity_curves(cells: dict[Key, Cell]) -> dict[str, list[Curve]]:
 
 
 def write_report(run_dir: Path, records: Sequence[dict[str, Any]], specs: Sequence[EpisodeSpec]) -> str:
-    """Write table.md, table.csv and the curve PNGs into ``run_dir``; return the Markdown table."""
+    """Write table.md, table.csv, the curve PNGs and the pooled summary into ``run_dir``; return the Markdown table."""
     run_dir.mkdir(parents=True, exist_ok=True)
     cells = grid_cells(records, specs)
     rows = [[pol, mode, str(d), pert, str(sev), *_fmt(c)] for (pol, mode, d, pert, sev), c in cells.items()]
@@ -91,4 +92,5 @@ def write_report(run_dir: Path, records: Sequence[dict[str, Any]], specs: Sequen
         curves_png(run_dir / "success_vs_delay.png", f"{run_dir.name}: success vs delay (clean)", "delay d (control steps)", delay)
     for kind, curves in severity_curves(cells).items():
         curves_png(run_dir / f"success_vs_severity_{kind}.png", f"{run_dir.name}: success vs {kind} severity", "severity", curves)
+    write_summary(run_dir, records, specs)
     return text
