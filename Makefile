@@ -45,8 +45,10 @@ list: setup
 # make leaderboard RUNS="runs/a runs/b" [ARGS="--out site"]
 RUNS ?= $(wildcard runs/*/manifest.json)
 # The worked delay/shift ablation (docs/ablation.md); pass ABLATE_ARGS=... for your own grid.
-ABLATE_ARGS ?= --benchmark twins --suites spatial --tasks place_on_pad@so101 stack_blocks@so101 --trials 2 \
-	--policy expert_replay --delays 0 1 2 3 4 --modes naive uac rtc --shifts camera_pose:3 --execute-steps 13 --name worked_ablation
+ABLATE_ARGS ?= --benchmark twins --suites bimanual --tasks lift_tray@g1 lift_tray@adam_u --trials 3 \
+	--policy '{"name": "h05", "checkpoint": "shipped:twins_bimanual", "label": "plain"}' \
+	--policy '{"name": "h05", "checkpoint": "shipped:twins_bimanual_mpg_uac", "label": "mpg+uac"}' \
+	--delays 0 1 2 3 4 --modes naive uac rtc --shifts camera_pose:3 --shift-delays 0 --workers 2 --name worked_mpg_uac
 ablate: setup
 	$(VENV)/bin/h05 ablate $(ABLATE_ARGS)
 
