@@ -7,11 +7,14 @@ model whose every input is a measurement:
 - CPU ratio r = GPU machine / dev VM MuJoCo steps/s of the twins reference
   scenes (``throughput_cpu_ref.py`` there; the same workload run inside
   ``libero_step_cost.py`` here before each task, under that suite's load);
-- step on the node = LIBERO blind step / r + cameras x ((LIBERO
-  ``mjv_updateScene`` + upright/resize per camera) / r + raster and read-back
-  per 256 px frame on the node's EGL GPU, from the reference render there);
-- reset on the node = LIBERO blind reset / r + (settle steps + 1) x rendered
-  cameras (robosuite renders every camera on every settle step);
+- step on the node = LIBERO blind step / r; a rendered frame set = cameras x
+  ((LIBERO ``mjv_updateScene`` + upright/resize per camera) / r + raster and
+  read-back per 256 px frame on the node's EGL GPU, from the reference render
+  there), rendered only for the observation a query sees (``envs.action_slices``):
+  once per query;
+- reset on the node = LIBERO blind reset / r + ``RESET_FRAME_SETS`` rendered frame
+  sets (robosuite's own renders while it rebuilds the sim, before the camera
+  gate is installed, and the last settle step);
 - worst case: every episode runs to its suite's step limit (a failing policy);
   one query per ``execute_steps`` (8 of 16, the protocol; 5 also shown) and each
   worker waits for the batched full-preset answer at batch ~N
@@ -30,6 +33,8 @@ import json
 import math
 import statistics
 from pathlib import Path
+
+RESET_FRAME_SETS = 4  # per camera, counted (MjSim.render calls): 3 by robosuite while it rebuilds the sim, 1 at the last settle step
 
 PROTOCOL_SUITES = ("libero_spatial", "libero_object", "libero_goal", "libero_10")
 
@@ -77,11 +82,11 @@ def compose(libero: dict, cpu_ref: dict, scaling: dict, batched: dict, workers: 
         here = s.get("cpu_ref_physics_steps_per_s", libero["cpu_ref_physics_steps_per_s"])
         ratio = statistics.fmean(there[k] / here[k] for k in here)
         render_ms = cams * ((s["scene_update_ms_per_camera"] + s.get("postprocess_ms_per_camera", 0.0)) / ratio + raster)
-        step_ms = s["sim_step_ms"] / ratio + render_ms
-        reset_s = s["blind_reset_s"] / ratio + (libero["settle_steps"] + 1) * render_ms / 1e3
+        step_ms = s["sim_step_ms"] / ratio
+        reset_s = s["blind_reset_s"] / ratio + RESET_FRAME_SETS * render_ms / 1e3
         steps = s["max_steps"]
         q = math.ceil(steps / execute_steps)
-        episode_s = reset_s + steps * step_ms / 1e3 + q * infer / 1e3
+        episode_s = reset_s + steps * step_ms / 1e3 + q * (render_ms + infer) / 1e3
         n = trials * tasks_per_suite
         suites[suite] = {"max_steps": steps, "cpu_ratio": ratio, "node_step_ms": step_ms, "node_render_ms": render_ms,
                          "node_reset_s": reset_s, "queries": q, "episode_s": episode_s, "episodes": n}
