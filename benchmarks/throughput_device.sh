@@ -24,7 +24,7 @@ PY=${PY:-python3}
 OUT=${OUT:-/tmp/h05_out}
 WORK=${WORK:-/tmp/h05_work}
 WORKERS=${WORKERS:-"1 2 4 8 12 14"}
-TRIALS=${TRIALS:-6}
+TRIALS=${TRIALS:-12}  # 10 tasks x 12 = 120 episodes: several waves of episodes even at N = 14
 MAX_STEPS=${MAX_STEPS:-40}
 PRESET=${PRESET:-full}
 DEVICE=${DEVICE:-cuda}
