@@ -37,6 +37,7 @@ from h05.data.mixture import MixtureSampler, build_metadata
 from h05.modeling.being_h05 import BeingH05, Observation, TrainingTargets
 from h05.modeling.compiling import COMPILE_SCOPES, compile_model
 from h05.tokens import PromptBuilder, load_tokenizer
+from h05.training import distributed as data_parallel
 
 STATE_FILE = "train_state.pt"
 MANIFEST_FILE = "training_manifest.json"
@@ -291,6 +292,9 @@ def train(cfg: dict, stop_after: int | None = None, on_step: Callable[[int, dict
     device = torch.device(dev_name)
     use_bf16 = autocast_bf16(cfg.get("precision", "auto"), device)
     compile_scope = _compile_scope(cfg, world)
+    # None in one process; "ddp" | "fsdp" under torchrun (checked before anything is built)
+    strategy = data_parallel.check_strategy(cfg.get("distributed", {}).get("strategy", "ddp"),
+                                            cfg["train"].get("trainable", "all"), world)
     if device.type == "cuda":
         torch.cuda.set_device(device)
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -323,6 +327,18 @@ def train(cfg: dict, stop_after: int | None = None, on_step: Callable[[int, dict
                              int(cfg.get("seed", 0)), device, cfg.get("augment"), rank)
     tokenizer = load_tokenizer(cfg["model"].get("tokenizer"))
     prompts = PromptBuilder(tokenizer, config.image_tokens_per_camera, config.action_chunk_length)
+    state_path = out / STATE_FILE
+    start = 0
+    history: list[dict] = []
+    st = None
+    if cfg.get("resume", True) and state_path.is_file():
+        st = torch.load(state_path, map_location=device, weights_only=False)
+        model.load_state_dict(st["model"])  # full weights, before any sharding
+    compile_model(model, compile_scope, dynamic=None)  # prompt widths vary: automatic dynamic shapes
+    runner: nn.Module = _LossModule(model)
+    if strategy:
+        runner = data_parallel.wrap(runner, model, strategy, device)
+    # After wrapping: FSDP replaces the parameters by sharded DTensors.
     params = [p for p in model.parameters() if p.requires_grad]
     decay = 0.0 if freeze["trainable"] == "embodiment_slots" else float(tcfg.get("weight_decay", 0.0))
     # One fused kernel per step on a GPU (foreach elsewhere, and under FSDP's sharded parameters).
@@ -331,31 +347,14 @@ def train(cfg: dict, stop_after: int | None = None, on_step: Callable[[int, dict
     steps = int(tcfg["steps"])
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(int(tcfg.get("warmup", 0)), steps,
                                                               float(tcfg.get("min_lr_ratio", 0.1))))
-    state_path = out / STATE_FILE
-    start = 0
-    history: list[dict] = []
-    if cfg.get("resume", True) and state_path.is_file():
-        st = torch.load(state_path, map_location=device, weights_only=False)
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["optimizer"])
+    if st is not None:
+        data_parallel.load_optimizer(model, opt, st["optimizer"], strategy, st.get("strategy"))
         sched.load_state_dict(st["scheduler"])
         _set_rng_state(st["rng"])
         start, history = int(st["step"]), list(st.get("history", []))
+        del st
         if is_main:
             print(f"h05 train: resumed from {state_path} at step {start}", file=sys.stderr, flush=True)
-    compile_model(model, compile_scope, dynamic=None)  # prompt widths vary: automatic dynamic shapes
-    runner: nn.Module = _LossModule(model)
-    strategy = cfg.get("distributed", {}).get("strategy", "ddp")
-    if world > 1:
-        if strategy == "fsdp":
-            from torch.distributed.fsdp import fully_shard
-
-            for layer in model.language_model.model.layers:
-                fully_shard(layer)
-            fully_shard(model)
-        else:
-            runner = nn.parallel.DistributedDataParallel(runner, device_ids=[device.index] if device.type == "cuda" else None,
-                                                         find_unused_parameters=True)
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else nullcontext
     save_every = int(tcfg.get("save_every", 0) or 0)
     log_every = max(1, int(tcfg.get("log_every", 10)))
@@ -394,8 +393,8 @@ def train(cfg: dict, stop_after: int | None = None, on_step: Callable[[int, dict
         step += 1
         done_here += 1
         n_last += len(batch.rows)
-        rec = {"step": step, "loss": float(loss.detach()), "grad_norm": float(gnorm), "lr": sched.get_last_lr()[0],
-               "batch": batch_digest(batch.rows, batch.dataset), "dataset": batch.dataset}
+        rec = {"step": step, "loss": float(loss.detach()), "grad_norm": data_parallel.grad_norm_value(gnorm),
+               "lr": sched.get_last_lr()[0], "batch": batch_digest(batch.rows, batch.dataset), "dataset": batch.dataset}
         history.append(rec)
         if on_step:
             on_step(step, rec)
@@ -406,10 +405,13 @@ def train(cfg: dict, stop_after: int | None = None, on_step: Callable[[int, dict
                 bar.set_postfix(loss=f"{np.mean([h['loss'] for h in history[-log_every:]]):.4f}",
                                 samples_s=f"{n_last * world / dt:.0f}")
                 t_last, n_last = time.time(), 0
-        if is_main and save_every and step % save_every == 0 and step < steps:
-            save_training_state(model, opt, sched, step, history, state_path)
-            if tcfg.get("keep_checkpoints", False):
-                write_checkpoint(model, out / f"checkpoint-{step:07d}", tokenizer, metadata, cfg, trained, freeze, step, history)
+        if save_every and step % save_every == 0 and step < steps:
+            model_state, opt_state = data_parallel.full_state(model, opt, strategy)  # every rank (FSDP gathers)
+            if is_main:
+                save_training_state(model_state, opt_state, sched, step, history, state_path, strategy)
+                if tcfg.get("keep_checkpoints", False):
+                    write_checkpoint(_writable(model, model_state, strategy), out / f"checkpoint-{step:07d}",
+                                     tokenizer, metadata, cfg, trained, freeze, step, history)
         if stop_after is not None and done_here >= stop_after:
             raise KeyboardInterrupt(f"stopped after {done_here} steps (stop_after)")
         if max_seconds and time.time() - t0 > max_seconds:
@@ -419,11 +421,13 @@ def train(cfg: dict, stop_after: int | None = None, on_step: Callable[[int, dict
     if bar is not None:
         bar.close()
     summary = {"steps": step, "seconds": time.time() - t0, "history": history, "trained": trained}
+    model_state, opt_state = data_parallel.full_state(model, opt, strategy)  # every rank (FSDP gathers)
     if is_main:
-        save_training_state(model, opt, sched, step, history, state_path)
+        save_training_state(model_state, opt_state, sched, step, history, state_path, strategy)
+        final_model = _writable(model, model_state, strategy)
         if cfg.get("save_prune_vocab", False):
-            prune_unseen_vocab(model, seen_tokens)
-        final = write_checkpoint(model, out / "final", tokenizer, metadata, cfg, trained, freeze, step, history)
+            prune_unseen_vocab(final_model, seen_tokens)
+        final = write_checkpoint(final_model, out / "final", tokenizer, metadata, cfg, trained, freeze, step, history)
         summary["checkpoint"] = str(final)
         (out / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
     if world > 1:
@@ -441,9 +445,27 @@ def prune_unseen_vocab(model: BeingH05, seen: set[int]) -> int:
     return int((~keep).sum())
 
 
-def save_training_state(model: BeingH05, opt, sched, step: int, history: list, path: Path) -> None:
-    _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                  "step": step, "rng": _rng_state(), "history": history}, path)
+def save_training_state(model_state: dict, opt_state: dict, sched, step: int, history: list, path: Path,
+                        strategy: str | None = None) -> None:
+    """``train_state.pt``: full model/optimizer state (``data_parallel.full_state``), scheduler, step, RNG."""
+    _atomic_save({"model": model_state, "optimizer": opt_state, "scheduler": sched.state_dict(),
+                  "step": step, "rng": _rng_state(), "history": history, "strategy": strategy}, path)
+
+
+def _writable(model: BeingH05, model_state: dict, strategy: str | None) -> BeingH05:
+    """The model to write a released checkpoint from: itself, or under FSDP a copy with the gathered weights."""
+    return data_parallel.unsharded_copy(model, model_state) if strategy == "fsdp" else model
+
+
+def launch_info(cfg: dict) -> dict[str, Any]:
+    """How this run was launched: world size, strategy, and the Slurm job when it ran under Slurm."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    info: dict[str, Any] = {"world_size": world,
+                            "strategy": cfg.get("distributed", {}).get("strategy", "ddp") if world > 1 else None}
+    if os.environ.get("SLURM_JOB_ID"):
+        info["slurm"] = {"job_id": os.environ["SLURM_JOB_ID"], "nodelist": os.environ.get("SLURM_JOB_NODELIST"),
+                         "ntasks": os.environ.get("SLURM_NTASKS")}
+    return info
 
 
 def write_checkpoint(model: BeingH05, folder: Path, tokenizer, metadata, cfg: dict, trained: list[dict],
@@ -467,6 +489,7 @@ def write_checkpoint(model: BeingH05, folder: Path, tokenizer, metadata, cfg: di
         "trainable": freeze,
         "preset": cfg["model"].get("preset"), "init_checkpoint": cfg["model"].get("init_checkpoint"),
         "command": cfg.get("command"),
+        "launch": launch_info(cfg),
     }
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n")
     try:
