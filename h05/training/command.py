@@ -5,13 +5,16 @@
   FSDP with ``distributed.strategy=fsdp``); the same command works when started by torchrun;
 - ``launcher.name=slurm``: submits the same training through submitit (``launcher.cluster`` is
   passed explicitly: ``slurm``, or ``local``/``debug`` to try it without a cluster), one task per
-  GPU, ``nodes x gpus_per_node`` ranks (env exported by submitit's TorchDistributedEnvironment).
+  GPU, ``nodes x gpus_per_node`` ranks (env exported by submitit's TorchDistributedEnvironment);
+  ``launcher.gpus_per_node=0 launcher.tasks_per_node=N`` submits CPU-only ranks (gloo).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -53,14 +56,71 @@ class _SlurmTraining:
         return {k: v for k, v in summary.items() if k != "history"}
 
 
+def _config_error(message: str) -> Exception:
+    from h05.training.trainer import TrainConfigError
+
+    return TrainConfigError(message)
+
+
+def _count(lc: dict, key: str, minimum: int) -> int:
+    value = lc.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _config_error(f"launcher.{key}={value!r}; give an integer >= {minimum}")
+    return value
+
+
+def slurm_parameters(lc: dict) -> dict:
+    """submitit parameters of the ``launcher`` config: one task per GPU, or ``tasks_per_node`` CPU ranks."""
+    nodes, gpus = _count(lc, "nodes", 1), _count(lc, "gpus_per_node", 0)
+    tasks = lc.get("tasks_per_node")
+    tasks = max(gpus, 1) if tasks is None else _count(lc, "tasks_per_node", 1)
+    if gpus and tasks != gpus:
+        raise _config_error(f"launcher.tasks_per_node={tasks} with launcher.gpus_per_node={gpus}: one task per GPU "
+                            "(leave tasks_per_node unset, or use gpus_per_node=0 for CPU ranks)")
+    params = {"nodes": nodes, "tasks_per_node": tasks, "cpus_per_task": _count(lc, "cpus_per_task", 1),
+              "timeout_min": _count(lc, "timeout_min", 1), "mem_gb": _count(lc, "mem_gb", 1), "name": "h05-train"}
+    if gpus:
+        params["gpus_per_node"] = gpus
+    return params
+
+
+def cluster_gpus_per_node(partition: str | None) -> dict[str, int]:
+    """GPUs (gres ``gpu``) of each node Slurm lists in ``partition`` (default: all partitions), per ``sinfo``."""
+    cmd = ["sinfo", "-h", "-N", "-o", "%N %G"] + (["-p", partition] if partition else [])
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise _config_error(f"launcher.cluster=slurm: sinfo failed ({r.stderr.strip() or r.returncode}); "
+                            "is Slurm reachable from here?")
+    nodes: dict[str, int] = {}
+    for line in r.stdout.splitlines():
+        name, _, gres = line.strip().partition(" ")
+        gpus = [int(m) for m in re.findall(r"gpu(?::[^:,(]+)?:(\d+)", gres)]
+        nodes[name] = max(nodes.get(name, 0), sum(gpus))
+    return nodes
+
+
+def check_cluster_gpus(gpus: int, partition: str | None) -> None:
+    """Refuse ``gpus_per_node`` that no node of the partition has (before anything is submitted)."""
+    if not gpus or shutil.which("sinfo") is None:
+        return
+    nodes = cluster_gpus_per_node(partition)
+    most = max(nodes.values(), default=0)
+    if gpus > most:
+        where = f"partition {partition}" if partition else "this cluster"
+        raise _config_error(f"launcher.gpus_per_node={gpus}: {where} has at most {most} GPU(s) per node "
+                            f"({', '.join(f'{n}: {g}' for n, g in sorted(nodes.items())) or 'no nodes'}); "
+                            "use launcher.gpus_per_node=0 launcher.tasks_per_node=N for CPU ranks")
+
+
 def submit_slurm(cfg: dict, overrides: Sequence[str]):
+    """Submit the training through submitit; with ``launcher.wait`` return rank 0's summary, else the job."""
     import submitit
 
     lc = cfg["launcher"]
+    params = slurm_parameters(lc)
+    if lc["cluster"] == "slurm":
+        check_cluster_gpus(params.get("gpus_per_node", 0), lc.get("partition"))
     executor = submitit.AutoExecutor(folder=lc["folder"], cluster=lc["cluster"])
-    params = {"nodes": int(lc["nodes"]), "tasks_per_node": int(lc["gpus_per_node"]),
-              "gpus_per_node": int(lc["gpus_per_node"]), "cpus_per_task": int(lc["cpus_per_task"]),
-              "timeout_min": int(lc["timeout_min"]), "mem_gb": int(lc["mem_gb"]), "name": "h05-train"}
     if lc["cluster"] != "slurm":
         params = {"timeout_min": params["timeout_min"], "tasks_per_node": 1}
     if lc.get("partition") and lc["cluster"] == "slurm":
