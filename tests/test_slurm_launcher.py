@@ -7,7 +7,6 @@ sharding, the job array, requeue/cancel/crash handling and the merged store.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections import Counter
@@ -32,21 +31,7 @@ CRASH_SHARD = 2
 CRASH_SETUP = f"launcher.setup=['if [ \"$SLURM_ARRAY_TASK_ID\" = {CRASH_SHARD} ]; then ulimit -v 60000; fi']"
 
 
-@pytest.fixture(scope="module")
-def slurm_cluster():
-    """Start the local cluster (installing Slurm if needed); stop it afterwards if this fixture started it."""
-    was_running = subprocess.run(["bash", str(CLUSTER), "status"], capture_output=True, text=True).stdout
-    subprocess.run(["bash", str(CLUSTER), "start"], check=True, timeout=600)
-    old = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = str(ROOT / "slurm" / "state" / "slurm.conf")
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    yield
-    if old is None:
-        os.environ.pop("SLURM_CONF", None)
-    else:
-        os.environ["SLURM_CONF"] = old
-    if "slurmctld: running" not in was_running:
-        subprocess.run(["bash", str(CLUSTER), "stop"], check=False, timeout=60)
+# slurm_cluster: the fixture in tests/conftest.py (shared with tests/test_training_launch.py).
 
 
 @pytest.fixture(scope="module")
