@@ -139,7 +139,8 @@ def train_main(argv: Sequence[str]) -> int:
         print("usage: h05 train [key=value ...]\n\nConfig: h05/conf/train.yaml; e.g.\n"
               "  h05 train 'datasets=[{path: datasets/twins/so101}]' model.preset=twins train.steps=2000 "
               "out=runs/train/so101\n  h05 train ... launcher.nproc_per_node=8            # torchrun, DDP\n"
-              "  h05 train ... launcher.name=slurm launcher.nodes=2 launcher.gpus_per_node=8")
+              "  h05 train ... launcher.name=slurm launcher.nodes=2 launcher.gpus_per_node=8\n"
+              "  h05 train ... launcher.name=slurm launcher.gpus_per_node=0 launcher.tasks_per_node=2  # CPU ranks")
         return 0
     overrides = list(argv)
     cfg = compose(overrides)
