@@ -19,7 +19,7 @@ import argparse
 import statistics
 import time
 
-from h05_bench_common import DTYPES, build_model, machine_info, percentiles, sync, write_json
+from h05_bench_common import DTYPES, inference_setup, percentiles, sync, write_json
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -55,14 +55,8 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    dtype = DTYPES[args.dtype]
+    dtype, info, model, cfg, build_s = inference_setup(args)
     cuda = torch.device(args.device).type == "cuda"
-    info = machine_info(args.device)
-    torch.backends.cuda.matmul.allow_tf32 = True
-    t0 = time.perf_counter()
-    model, cfg = build_model(args.preset, args.device, dtype)
-    model.eval()
-    build_s = time.perf_counter() - t0
     size, chunk = cfg.force_image_size, cfg.action_chunk_length
     prompts = PromptBuilder(load_tokenizer(None), cfg.image_tokens_per_camera, chunk)
     rng = np.random.default_rng(0)

@@ -51,6 +51,20 @@ def build_model(preset: str, device: str, dtype: torch.dtype, seed: int = 0) -> 
     return model, cfg
 
 
+def inference_setup(args) -> tuple[torch.dtype, dict, BeingH05, BeingHConfig, float]:
+    """From parsed ``--dtype --device --preset`` args: dtype, machine info, the model in eval mode (TF32 on)
+    and the seconds it took to build."""
+    import time
+
+    dtype = DTYPES[args.dtype]
+    info = machine_info(args.device)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    t0 = time.perf_counter()
+    model, cfg = build_model(args.preset, args.device, dtype)
+    model.eval()
+    return dtype, info, model, cfg, time.perf_counter() - t0
+
+
 def build_obs(cfg: BeingHConfig, batch: int, cameras: int, device: str, dtype: torch.dtype,
               tokenizer_dir: str | None = None, seed: int = 0, on_host: bool = False) -> Observation:
     """A batch of ``batch`` identical-layout rows: prompt, normalised images [B, C, 3, S, S], state [B, 200]."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from h05_bench_common import (DTYPES, build_model, build_obs, machine_info, obs_to, percentiles, sync,
+from h05_bench_common import (DTYPES, build_obs, inference_setup, obs_to, percentiles, sync,
                               write_json)
 
 import torch  # noqa: E402
@@ -43,13 +43,7 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write results here")
     args = ap.parse_args()
 
-    dtype = DTYPES[args.dtype]
-    info = machine_info(args.device)
-    torch.backends.cuda.matmul.allow_tf32 = True
-    t0 = time.perf_counter()
-    model, cfg = build_model(args.preset, args.device, dtype)
-    model.eval()
-    build_s = time.perf_counter() - t0
+    dtype, info, model, cfg, build_s = inference_setup(args)
     modes = [m for m in args.modes if not (m == "graph" and (not args.cuda_graphs or "cuda" not in args.device))]
     results = []
     for b in args.batch:
