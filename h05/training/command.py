@@ -130,7 +130,7 @@ def submit_slurm(cfg: dict, overrides: Sequence[str]):
     job = executor.submit(_SlurmTraining(child))
     print(f"h05 train: submitted job {job.job_id} to {lc['cluster']} (logs in {lc['folder']})", file=sys.stderr)
     if lc.get("wait"):
-        return job.result()
+        return job.results()[0]  # one result per task (rank); rank 0's summary
     return job
 
 
