@@ -140,25 +140,22 @@ class TwinEnv(gym.Env):
                     touching.setdefault(int(self.model.geom_bodyid[other]), set()).add(self._geom_side.get(hand, "?"))
         return touching
 
-    def _note_holds(self) -> None:
-        """Remember, for this episode, which hands have touched each task object (after every step)."""
-        touching = self._touching()
-        for name, bid in self._body.items():
-            self._ever_held.setdefault(name, set()).update(touching.get(bid, ()))
-
     def scene_view(self) -> SceneView:
-        """Privileged object poses (table frame), which hands touch each object now and this episode."""
-        pos, rot, held, held_by = {}, {}, {}, {}
+        """Privileged object poses (table frame), which hands touch each object now and this episode.
+
+        Also the episode's hold history: ``step`` reads the view after every step (success check),
+        and a second look at the same state adds nothing."""
+        pos, rot, held_by = {}, {}, {}
         origin = self.robot.table_origin
         touching = self._touching()
         for name, bid in self._body.items():
             pos[name] = self.data.xpos[bid] - origin
             rot[name] = self.data.xmat[bid].reshape(3, 3)
-            held[name] = bid in touching
             held_by[name] = frozenset(touching.get(bid, ()))
+            self._ever_held.setdefault(name, set()).update(held_by[name])
         eef = {side: self.robot.eef_pose(self.data, side)[0].copy() for side in self.robot.arms}
-        return SceneView(self.espec, pos, rot, held, eef, {side: self.hand_lowest(side) for side in self.robot.arms},
-                         held_by, {name: frozenset(v) for name, v in self._ever_held.items()})
+        return SceneView(self.espec, pos, rot, held_by, {name: frozenset(v) for name, v in self._ever_held.items()},
+                         eef, {side: self.hand_lowest(side) for side in self.robot.arms})
 
     def hand_lowest(self, side: str) -> float:
         """Height (table frame) of the lowest point of arm ``side``'s hand collision boxes."""
@@ -260,7 +257,6 @@ class TwinEnv(gym.Env):
         self._steps += 1
         if not np.all(np.isfinite(self.data.qpos)):
             raise FloatingPointError(f"{self.task.key}: simulation diverged at step {self._steps}")
-        self._note_holds()
         success = self.check_success()
         truncated = (not success) and self._steps >= self.max_steps
         obs = self._observation(self._step_images)

@@ -58,15 +58,14 @@ class TwinTask:
 class SceneView:
     """Privileged read-only view of object poses used by predicates and experts."""
 
-    def __init__(self, spec: EmbodimentSpec, pos: Mapping[str, np.ndarray], rot: Mapping[str, np.ndarray], held: Mapping[str, bool],
-                 eef: Mapping[str, np.ndarray] | None = None, hand_low: Mapping[str, float] | None = None,
-                 held_by: Mapping[str, frozenset[str]] | None = None,
-                 ever_held_by: Mapping[str, frozenset[str]] | None = None):
+    def __init__(self, spec: EmbodimentSpec, pos: Mapping[str, np.ndarray], rot: Mapping[str, np.ndarray],
+                 held_by: Mapping[str, frozenset[str]], ever_held_by: Mapping[str, frozenset[str]] | None = None,
+                 eef: Mapping[str, np.ndarray] | None = None, hand_low: Mapping[str, float] | None = None):
         self.spec = spec
         self.pos = pos  # table frame
         self.rot = rot  # 3x3 world
-        self.held = held  # object touched by a hand geom
-        self.held_by = held_by or {}  # object -> arm sides whose hand geoms touch it
+        self.held_by = held_by  # object -> arm sides whose hand geoms touch it now
+        self.held = {name: bool(sides) for name, sides in held_by.items()}  # touched by any hand
         self.ever_held_by = ever_held_by or {}  # object -> arm sides that touched it at any step this episode
         self.eef = eef or {}  # side -> EEF position (table frame); experts only, never predicates
         self.hand_low = hand_low or {}  # side -> lowest hand point (table frame); experts only
@@ -83,7 +82,7 @@ class SceneView:
 
     def in_both_hands(self, name: str) -> bool:
         """Touched by the left and the right hand at once (a bimanual hold, not a toss)."""
-        return {"left", "right"} <= set(self.held_by.get(name, ()))
+        return {"left", "right"} <= self.held_by.get(name, frozenset())
 
     def on_pad(self, name: str, pad: str, half: tuple[float, float]) -> bool:
         d = np.abs(self.pos[name][:2] - self.pos[pad][:2])
