@@ -9,7 +9,7 @@
 #   4. batched full-preset inference, batch 1 8 16 32                  -> batched_inference.json
 #   5. twins scaling with the small h05 `twins` preset (GPU, batched)  -> scaling_h05.json
 #   6. the full LIBERO protocol's node wall-clock, composed            -> compose.json
-# Part timeouts sum to 455 s, so with the setup below the call stays under 8 minutes. Setup (as in
+# Part timeouts sum to 505 s (445 s without "tol"), so with the setup below a call stays under 10 minutes. Setup (as in
 # docs/training.md "Twins on the GPU machine"; first, here: git archive HEAD | xz > .train_carry/repo.tar.xz;
 # carry .gl and .train_carry; 8 files come back, the limit):
 #   for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig; mkdir -p /tmp/site /tmp/repo
@@ -17,15 +17,18 @@
 #   python3 -m zipfile -e .train_carry/transformers-5.23.0-py3-none-any.whl /tmp/site
 #   tar -C /tmp/repo -xJf .train_carry/repo.tar.xz; cd /tmp/repo && export PYTHONPATH=/tmp/site:/tmp/repo
 #   bash benchmarks/throughput_device.sh
-# Knobs (env): PY, OUT, WORK, WORKERS, TRIALS, MAX_STEPS, PRESET, DEVICE, BATCHES, RENDER_DEVICE, H05_SCALING=0,
-# T_TOL T_REF T_SCALE T_INFER T_H05 (timeouts, s).
+# Knobs (env): PY, OUT, WORK, WORKERS, TRIALS, MAX_STEPS (empty: each task's own limit), PRESET, DEVICE, BATCHES,
+# RENDER_DEVICE, PARTS (default "tol ref scale infer h05 compose"), T_TOL T_REF T_SCALE T_INFER T_H05 (timeouts, s).
 set -u
 PY=${PY:-python3}
 OUT=${OUT:-/tmp/h05_out}
 WORK=${WORK:-/tmp/h05_work}
 WORKERS=${WORKERS:-"1 2 4 8 12 14"}
-TRIALS=${TRIALS:-12}  # 10 tasks x 12 = 120 episodes: several waves of episodes even at N = 14
-MAX_STEPS=${MAX_STEPS:-40}
+TRIALS=${TRIALS:-16}  # 10 tasks x 16 = 160 full-length episodes: ~11 per worker even at N = 14
+MAX_STEPS=${MAX_STEPS:-}
+PARTS=${PARTS:-"tol ref scale infer h05 compose"}
+want() { case " $PARTS " in *" $1 "*) return 0;; esac; return 1; }
+STEPS_ARG=${MAX_STEPS:+--max-steps $MAX_STEPS}
 PRESET=${PRESET:-full}
 DEVICE=${DEVICE:-cuda}
 BATCHES=${BATCHES:-"1 8 16 32"}
@@ -51,18 +54,19 @@ stamp "python/torch: $($PY -c 'import sys, torch; print(sys.version.split()[0], 
 command -v nvidia-smi >/dev/null && nvidia-smi -L | tee -a "$LOG"
 stamp "EGL devices: $($PY -m envs.render_device 2>&1 | cut -c1-600)"
 stamp "cpus: $(nproc); load: $(cat /proc/loadavg)"
+command -v lscpu >/dev/null && lscpu | grep -E "^(Model name|CPU\(s\)|Thread|Core|Socket|NUMA node\(s\)|CPU max MHz)" | tee -a "$LOG"
 
-part render_tolerance ${T_TOL:-60} bash -c "$PY benchmarks/render_tolerance.py render --device $RENDER_DEVICE --out $OUT/render_gpu.npz \
+want tol && part render_tolerance ${T_TOL:-60} bash -c "$PY benchmarks/render_tolerance.py render --device $RENDER_DEVICE --out $OUT/render_gpu.npz \
   && $PY benchmarks/render_tolerance.py compare benchmarks/data/render_llvmpipe.npz $OUT/render_gpu.npz --json $OUT/render_tolerance.json"
-part cpu_ref ${T_REF:-30} $PY benchmarks/throughput_cpu_ref.py --device "$RENDER_DEVICE" --json "$OUT/cpu_ref.json"
-part scaling ${T_SCALE:-150} $PY benchmarks/throughput_scaling.py --workers $WORKERS --trials "$TRIALS" \
-  --max-steps "$MAX_STEPS" --render-device "$RENDER_DEVICE" --json "$OUT/scaling.json"
-part batched_inference ${T_INFER:-120} $PY benchmarks/batched_inference.py --preset "$PRESET" --device "$DEVICE" \
+want ref && part cpu_ref ${T_REF:-30} $PY benchmarks/throughput_cpu_ref.py --device "$RENDER_DEVICE" --json "$OUT/cpu_ref.json"
+want scale && part scaling ${T_SCALE:-200} $PY benchmarks/throughput_scaling.py --workers $WORKERS --trials "$TRIALS" \
+  $STEPS_ARG --render-device "$RENDER_DEVICE" --json "$OUT/scaling.json"
+want infer && part batched_inference ${T_INFER:-120} $PY benchmarks/batched_inference.py --preset "$PRESET" --device "$DEVICE" \
   --batch $BATCHES --json "$OUT/batched_inference.json"
-if [ "${H05_SCALING:-1}" = 1 ] && [ "$DEVICE" = cuda ]; then
+if want h05 && [ "$DEVICE" = cuda ]; then
   part scaling_h05 ${T_H05:-75} $PY benchmarks/throughput_scaling.py --policy h05-twins --workers 1 14 \
-    --trials "$TRIALS" --max-steps "$MAX_STEPS" --render-device "$RENDER_DEVICE" --json "$OUT/scaling_h05.json"
+    --trials "$TRIALS" $STEPS_ARG --render-device "$RENDER_DEVICE" --json "$OUT/scaling_h05.json"
 fi
-part compose 20 $PY benchmarks/throughput_compose.py --libero benchmarks/data/libero_step_cost.json \
+want compose && part compose 20 $PY benchmarks/throughput_compose.py --libero benchmarks/data/libero_step_cost.json \
   --device-dir "$OUT" --workers 14 --json "$OUT/compose.json"
 stamp "all done"; ls -la "$OUT" | tee -a "$LOG"

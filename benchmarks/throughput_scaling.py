@@ -1,7 +1,8 @@
 """Episodes/s of the twins end to end with N env workers: speed-up over N = 1 and efficiency.
 
 The same plan for every N (twins ``spatial`` place_on_pad and place_left_of on
-all five embodiments, ``--trials`` init states each, ``--max-steps`` steps),
+all five embodiments, ``--trials`` init states each, each task's own step limit
+unless ``--max-steps``),
 rendering on (every camera, 224 px, on whatever ``render_device`` picks: the
 GPU's EGL on a GPU machine), run through ``run_episodes(workers=N)`` exactly as
 ``h05 eval workers=N`` runs it: N env-worker processes, one batched policy.
@@ -9,7 +10,9 @@ Policy: ``random`` (seeded per episode; the policy costs ~nothing, so the
 figure is the simulation + rendering + harness side), or ``h05-twins``: the
 small ``twins`` model preset with random weights on CUDA, CUDA graphs,
 batched inference. Every run's records must match N = 1's outcomes (same
-final-state digests) and say where they rendered.
+final-state digests) and say where they rendered. Each run also reports the
+CPU seconds of the coordinator (this process: slots, batcher, policy) and of
+its env workers, per query, which says which side limits the speed-up.
 
     python benchmarks/throughput_scaling.py --workers 1 2 4 8 12 14 --json $OUT/scaling.json
     MUJOCO_GL=egl .venv/bin/python benchmarks/throughput_scaling.py --workers 1 2 --trials 1 --max-steps 10   # smoke test
@@ -21,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -32,6 +36,22 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 TASKS = [f"{t}@{e}" for t in ("place_on_pad", "place_left_of") for e in ("so101", "fr3_inspire", "d1", "adam_u", "g1")]
+
+
+def physical_cores() -> int | None:
+    """Distinct (package, core) pairs in /proc/cpuinfo: cores, not hyper-threads."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    cores, package = set(), None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "physical id":
+            package = value.strip()
+        elif key.strip() == "core id":
+            cores.add((package, value.strip()))
+    return len(cores) or None
 
 
 def make_policy(name: str, workdir: Path, device: str = "cuda"):
@@ -60,13 +80,22 @@ def run_once(workers: int, policy, specs, root: Path) -> dict:
     from evaluators.store import EpisodeStore
 
     store = EpisodeStore(root / f"workers_{workers}")
+    children0, cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time()
     t0 = time.perf_counter()
     with store:
         records = run_episodes(specs, store, policy, render=True, progress=False,
                                env_workers=EnvWorkerSettings(), workers=workers)
     wall = time.perf_counter() - t0
+    coordinator_cpu = time.process_time() - cpu0
+    children1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # env workers, reaped when their slots closed
+    worker_cpu = (children1.ru_utime - children0.ru_utime) + (children1.ru_stime - children0.ru_stime)
+    queries = sum(r.get("queries", 0) for r in records)
     return {"workers": workers, "wall_s": wall, "episodes": len(records), "episodes_per_s": len(records) / wall,
-            "steps": sum(r["steps"] for r in records), "errors": [r["error"] for r in records if r["status"] == "error"],
+            "steps": sum(r["steps"] for r in records), "queries": queries,
+            "coordinator_cpu_s": coordinator_cpu, "worker_cpu_s": worker_cpu,
+            "coordinator_cpu_ms_per_query": 1e3 * coordinator_cpu / max(queries, 1),
+            "worker_cpu_ms_per_query": 1e3 * worker_cpu / max(queries, 1),
+            "errors": [r["error"] for r in records if r["status"] == "error"],
             "render_devices": sorted({r.get("render_device", "?") for r in records}),
             "digests": {r["episode_id"]: r.get("final_state_sha") for r in records}}
 
@@ -75,7 +104,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8, 12, 14])
     ap.add_argument("--trials", type=int, default=6, help="init states per task (10 tasks)")
-    ap.add_argument("--max-steps", type=int, default=40)
+    ap.add_argument("--max-steps", type=int, default=None, help="default: each task's own step limit")
     ap.add_argument("--policy", default="random", choices=["random", "h05-twins"])
     ap.add_argument("--policy-device", default="cuda", help="h05-twins only: cuda (CUDA graphs) or cpu")
     ap.add_argument("--render-device", default="auto")
@@ -89,7 +118,8 @@ def main() -> None:
 
     devices = PLAN.configure(args.render_device)
     specs = build_plan("twins", ["spatial"], TASKS, args.trials, policy=args.policy, max_steps=args.max_steps)
-    out: dict = {"machine": {"host": platform.node(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
+    out: dict = {"machine": {"host": platform.node(), "cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)),
+                             "physical_cores": physical_cores(), "python": platform.python_version(),
                              "command": " ".join(sys.argv)},
                  "render_devices_planned": [d.label for d in devices or []], "episodes_planned": len(specs),
                  "max_steps": args.max_steps, "policy": args.policy, "runs": []}
@@ -112,7 +142,9 @@ def main() -> None:
             out["runs"].append(row)
             print(f"N={n:>2}: {row['episodes']} episodes in {row['wall_s']:.1f} s = {row['episodes_per_s']:.2f}/s, "
                   f"speed-up {row['speedup']:.2f}, efficiency {row['efficiency']:.2f}, rendered on "
-                  f"{row['render_devices']}, same outcomes {row['same_outcomes_as_first']}, errors {len(row['errors'])}",
+                  f"{row['render_devices']}, same outcomes {row['same_outcomes_as_first']}, errors {len(row['errors'])}; "
+                  f"CPU ms per query: coordinator {row['coordinator_cpu_ms_per_query']:.2f}, "
+                  f"workers {row['worker_cpu_ms_per_query']:.2f}",
                   flush=True)
             if args.json:  # after every N: a later timeout keeps what exists
                 Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -65,6 +65,24 @@ def check_action(action: Any, dim: int = UNIFIED_DIM, what: str = "action") -> n
     return arr
 
 
+def check_actions(actions: Any, dim: int = UNIFIED_DIM, what: str = "action") -> np.ndarray:
+    """``check_action`` for a slice ``[k, dim]`` at once: float32 ``[k, dim]`` or ``ActionError`` naming the row."""
+    try:
+        arr = np.asarray(actions)
+    except ValueError as exc:  # ragged rows
+        raise ActionError(f"a slice of {what}s must have shape (k, {dim}): {exc}") from None
+    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] != dim:
+        raise ActionError(f"a slice of {what}s must have shape (k, {dim}) with k >= 1, got {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise ActionError(f"{what} must be real-valued, got dtype {arr.dtype}")
+    arr = arr.astype(np.float32)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite.all(axis=1))[0])
+        check_action(arr[row], dim, f"{what} {row} of the slice")  # raises with the slots and values
+    return arr
+
+
 def observation_space(cameras: Sequence[str], image_size: int) -> gym.spaces.Dict:
     """The gymnasium space of the contract for the given cameras (none when not rendering)."""
     img = gym.spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)

@@ -13,6 +13,7 @@ fresh worker.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import signal
@@ -27,7 +28,7 @@ import numpy as np
 
 from envs.action_slices import SliceOutcome
 from envs.benchmarks import TaskInfo
-from envs.observation import check_action, check_observation
+from envs.observation import check_action, check_actions, check_observation
 from envs.render_device import PLAN as RENDER_PLAN
 from envs.unified_space import UNIFIED_DIM
 from envs.worker_codec import DEFAULT_MAX_MESSAGE_BYTES, HEADER, CodecError, decode, encode
@@ -84,6 +85,17 @@ def _signal_name(returncode: int | None) -> str:
     return f"exited with code {returncode}"
 
 
+REPLY_PIPE_BYTES = 1 << 20  # a rendered reply (2-4 frames of 224 px, ~0.15-0.6 MB) in one or two reads
+
+
+def _widen_pipe(fd: int, size: int = REPLY_PIPE_BYTES) -> None:
+    """Grow a pipe's kernel buffer (Linux F_SETPIPE_SZ) so a reply is read in few syscalls; best effort."""
+    try:
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except OSError:  # above /proc/sys/fs/pipe-max-size for this user, or not Linux: the default 64 KiB works too
+        pass
+
+
 class WorkerProcess:
     """One ``python -m envs.worker`` child and a framed request/reply channel to it."""
 
@@ -100,6 +112,7 @@ class WorkerProcess:
             )
         finally:
             os.close(fd)
+        _widen_pipe(self.proc.stdout.fileno())
 
     @property
     def pid(self) -> int:
@@ -302,9 +315,9 @@ class RemoteEnv(gym.Env):
 
         The deadline is ``step_s`` per action of the slice (and the episode budget).
         """
-        arr = np.stack([check_action(a, UNIFIED_DIM) for a in actions]) if len(actions) else None
-        if arr is None:
+        if not len(actions):
             raise ValueError("run_actions needs at least one action, got an empty slice")
+        arr = check_actions(actions, UNIFIED_DIM)
         out = self._request({"op": "run_actions", "actions": arr}, self.timeouts.step_s * len(arr))
         obs = self._checked_obs(out["obs"], "run_actions")
         rewards = [float(r) for r in out["rewards"]]

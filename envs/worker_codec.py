@@ -12,6 +12,7 @@ followed by that many bytes of msgpack.
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import Any, BinaryIO
 
@@ -50,9 +51,9 @@ def _decode_array(m: dict[str, Any]) -> np.ndarray:
         raise CodecError(f"malformed array field: {exc}") from None
     if dtype.kind not in ALLOWED_DTYPE_KINDS or dtype.hasobject:
         raise CodecError(f"array dtype {dtype} is not allowed (allowed kinds: bool, int, uint, float)")
-    if not isinstance(data, bytes) or any(s < 0 for s in shape):
+    if not isinstance(data, bytes) or min(shape, default=0) < 0:
         raise CodecError(f"malformed array: shape {list(shape)}, data of type {type(data).__name__}")
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize
     if expected != len(data):
         raise CodecError(f"array of dtype {dtype} and shape {list(shape)} needs {expected} bytes, got {len(data)}")
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()

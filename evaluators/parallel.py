@@ -14,7 +14,6 @@ tested for that): episodes are independent, and each is seeded by its row.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from typing import Any, Sequence
@@ -25,6 +24,7 @@ from evaluators.env_pool import EnvWorkerSettings, WorkerEnvCache
 from evaluators.executors import Executor
 from evaluators.plan import EpisodeSpec
 from evaluators.policy import EpisodeInfo, Policy, PolicyInput
+from evaluators.work_queue import TaskAffineQueue, env_key
 
 
 class _Request:
@@ -155,6 +155,7 @@ def run_parallel(
 ) -> None:
     """Run ``todo`` on ``workers`` slots; records go to ``sink.write`` as episodes finish.
 
+    Slots take episodes of the task their env already serves first (``evaluators.work_queue``).
     An env error is retried in the same slot on a fresh env worker (``runner.run_attempts``);
     ``first_attempt`` maps an episode id to the attempt to start from (resume), default 1.
     """
@@ -163,25 +164,25 @@ def run_parallel(
     if not settings.enabled:
         raise ValueError("workers > 1 needs env_workers.enabled: true (simulators cannot share one process)")
     slots = min(workers, len(todo))
-    work: queue.Queue[EpisodeSpec] = queue.Queue()
-    for spec in todo:
-        work.put(spec)
+    work = TaskAffineQueue(todo)
     batcher = InferenceBatcher(policy, slots)
     proxy = BatchedPolicy(policy, batcher)
     failures: list[BaseException] = []
 
     def slot() -> None:
         envs = WorkerEnvCache(render, settings)
+        current = None
         try:
             while not failures:
-                try:
-                    spec = work.get_nowait()
-                except queue.Empty:
+                spec = work.take(current)
+                if spec is None:
                     return
+                current = env_key(spec)
                 run_attempts(spec, envs, proxy, executor, sink, (first_attempt or {}).get(spec.episode_id, 1))
         except BaseException as exc:  # noqa: BLE001 - a harness fault (e.g. the store): stop all slots
             failures.append(exc)
         finally:
+            work.leave(current)
             envs.close()
             batcher.slot_finished()
 

@@ -256,3 +256,18 @@ def test_robocasa_slice_renders_only_the_last_step_bit_identically():
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got == {"same_images": True, "cameras": 3, "same_state": True, "executed": 8, "rendered": 3, "skipped": 21}
+
+
+def test_a_bad_action_in_a_slice_is_refused_before_the_worker_sees_it_and_named():
+    from envs.observation import ActionError, check_actions
+
+    ok = np.zeros((3, 200), np.float32)
+    assert check_actions(ok.astype(np.float64)).dtype == np.float32
+    bad = ok.copy()
+    bad[2, 7] = np.nan
+    with pytest.raises(ActionError, match=r"action 2 of the slice has non-finite values at slots \[7\]"):
+        check_actions(bad)
+    with pytest.raises(ActionError, match=r"shape \(k, 200\) with k >= 1, got \(3, 199\)"):
+        check_actions(np.zeros((3, 199)))
+    with pytest.raises(ActionError, match=r"got \(0, 200\)"):
+        check_actions(np.zeros((0, 200)))

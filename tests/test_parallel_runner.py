@@ -66,15 +66,17 @@ def _outcomes(root):
 
 
 def test_parallel_run_equals_sequential_run(tmp_path):
-    specs = build_plan("twins", ["spatial"], ["place_on_pad@so101"], 4, policy="random", max_steps=30)
+    # three tasks on two slots: slots keep a task, then switch (evaluators.work_queue), unlike the sequential run
+    specs = build_plan("twins", ["spatial"], ["place_on_pad@so101", "place_left_of@d1", "place_on_pad@g1"], 2,
+                       policy="random", max_steps=30)
     settings = EnvWorkerSettings.from_config({"enabled": True})
     with EpisodeStore(tmp_path / "seq") as store:
         run_episodes(specs, store, RandomPolicy(), progress=False, env_workers=settings)
     with EpisodeStore(tmp_path / "par") as store:
         written = run_episodes(specs, store, RandomPolicy(), progress=False, env_workers=settings, workers=2)
-    assert len(written) == 4
+    assert len(written) == 6
     seq, par = _outcomes(tmp_path / "seq"), _outcomes(tmp_path / "par")
-    assert seq == par and len({o["final_state_sha"] for o in seq.values()}) == 4
+    assert seq == par and len({o["final_state_sha"] for o in seq.values()}) == 6
     with EpisodeStore(tmp_path / "par") as store:  # resume: nothing left to run
         assert run_episodes(specs, store, RandomPolicy(), progress=False, env_workers=settings, workers=2) == []
 
