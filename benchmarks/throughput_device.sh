@@ -5,6 +5,9 @@
 #   1. render tolerance: the fixed twins scenes on the GPU's EGL vs the committed llvmpipe reference
 #                                                                       -> render_tolerance.json, render_gpu.npz
 #   2. CPU/render reference workload (CPU ratio to the dev VM)         -> cpu_ref.json
+#   d. what inflates a worker's CPU at large N: N = 1 and 14 blind, rendered, and rendered with the NVIDIA
+#      driver yielding instead of spinning (__GL_YIELD=USLEEP), 4 trials per task (part "diag", off by default)
+#                                                                       -> diag_blind.json diag_render.json diag_usleep.json
 #   3. twins end-to-end scaling, N env workers, random policy          -> scaling.json
 #   4. batched full-preset inference, batch 1 8 16 32                  -> batched_inference.json
 #   5. twins scaling with the small h05 `twins` preset (GPU, batched)  -> scaling_h05.json
@@ -59,6 +62,12 @@ command -v lscpu >/dev/null && lscpu | grep -E "^(Model name|CPU\(s\)|Thread|Cor
 want tol && part render_tolerance ${T_TOL:-60} bash -c "$PY benchmarks/render_tolerance.py render --device $RENDER_DEVICE --out $OUT/render_gpu.npz \
   && $PY benchmarks/render_tolerance.py compare benchmarks/data/render_llvmpipe.npz $OUT/render_gpu.npz --json $OUT/render_tolerance.json"
 want ref && part cpu_ref ${T_REF:-30} $PY benchmarks/throughput_cpu_ref.py --device "$RENDER_DEVICE" --json "$OUT/cpu_ref.json"
+if want diag; then
+  part diag_blind ${T_DIAG:-90} $PY benchmarks/throughput_scaling.py --workers 1 14 --trials 4 --no-render --json "$OUT/diag_blind.json"
+  part diag_render ${T_DIAG:-90} $PY benchmarks/throughput_scaling.py --workers 1 14 --trials 4 --json "$OUT/diag_render.json"
+  part diag_usleep ${T_DIAG:-90} env __GL_YIELD=USLEEP $PY benchmarks/throughput_scaling.py --workers 1 14 --trials 4 \
+    --json "$OUT/diag_usleep.json"
+fi
 want scale && part scaling ${T_SCALE:-200} $PY benchmarks/throughput_scaling.py --workers $WORKERS --trials "$TRIALS" \
   $STEPS_ARG --render-device "$RENDER_DEVICE" --json "$OUT/scaling.json"
 want infer && part batched_inference ${T_INFER:-120} $PY benchmarks/batched_inference.py --preset "$PRESET" --device "$DEVICE" \

@@ -74,7 +74,7 @@ def make_policy(name: str, workdir: Path, device: str = "cuda"):
     raise SystemExit(f"unknown --policy {name!r}; known: random, h05-twins")
 
 
-def run_once(workers: int, policy, specs, root: Path) -> dict:
+def run_once(workers: int, policy, specs, root: Path, render: bool = True) -> dict:
     from evaluators.env_pool import EnvWorkerSettings
     from evaluators.runner import run_episodes
     from evaluators.store import EpisodeStore
@@ -83,7 +83,7 @@ def run_once(workers: int, policy, specs, root: Path) -> dict:
     children0, cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time()
     t0 = time.perf_counter()
     with store:
-        records = run_episodes(specs, store, policy, render=True, progress=False,
+        records = run_episodes(specs, store, policy, render=render, progress=False,
                                env_workers=EnvWorkerSettings(), workers=workers)
     wall = time.perf_counter() - t0
     coordinator_cpu = time.process_time() - cpu0
@@ -108,6 +108,8 @@ def main() -> None:
     ap.add_argument("--policy", default="random", choices=["random", "h05-twins"])
     ap.add_argument("--policy-device", default="cuda", help="h05-twins only: cuda (CUDA graphs) or cpu")
     ap.add_argument("--render-device", default="auto")
+    ap.add_argument("--render", action=argparse.BooleanOptionalAction, default=True,
+                    help="--no-render: blind envs (the policy must not need images), to separate rendering from physics")
     ap.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=True,
                     help="first an untimed run of 2 x max(N) episodes at max(N) workers")
     ap.add_argument("--json", default=None)
@@ -122,17 +124,18 @@ def main() -> None:
                              "physical_cores": physical_cores(), "python": platform.python_version(),
                              "command": " ".join(sys.argv)},
                  "render_devices_planned": [d.label for d in devices or []], "episodes_planned": len(specs),
-                 "max_steps": args.max_steps, "policy": args.policy, "runs": []}
+                 "max_steps": args.max_steps, "policy": args.policy, "render": args.render,
+                 "gl_yield": os.environ.get("__GL_YIELD"), "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         policy = make_policy(args.policy, Path(tmp), args.policy_device)
         if args.warmup:  # untimed: file and shader caches, CUDA graph captures of common batch sizes
             PLAN.configure(args.render_device)
-            warm = run_once(max(args.workers), policy, specs[: 2 * max(args.workers)], Path(tmp) / "warmup")
+            warm = run_once(max(args.workers), policy, specs[: 2 * max(args.workers)], Path(tmp) / "warmup", args.render)
             out["warmup_s"] = warm["wall_s"]
         base = None
         for n in args.workers:
             PLAN.configure(args.render_device)  # worker k -> device k mod n afresh for each N
-            row = run_once(n, policy, specs, Path(tmp))
+            row = run_once(n, policy, specs, Path(tmp), args.render)
             digests = row.pop("digests")
             if base is None:
                 base = {"workers": n, "episodes_per_s": row["episodes_per_s"], "digests": digests}
