@@ -9,6 +9,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
+if os.environ.get("H05_WORKER_CV2_THREADS"):  # set for env workers (envs.worker_client.WORKER_THREAD_ENV)
+    cv2.setNumThreads(int(os.environ["H05_WORKER_CV2_THREADS"]))
+
 
 def configure_headless_rendering() -> str:
     """Choose EGL unless the user set MUJOCO_GL, and its device; keep Mesa's shader cache writable.

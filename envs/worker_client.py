@@ -85,6 +85,11 @@ def _signal_name(returncode: int | None) -> str:
     return f"exited with code {returncode}"
 
 
+# An env worker is one simulator on one core: the pool is the parallelism. Numerical libraries would
+# otherwise start a thread per core in every worker (OpenBLAS, OpenMP, OpenCV) and N workers would
+# fight over N x cores threads. The user's own settings win (setdefault).
+WORKER_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                     "NUMEXPR_NUM_THREADS": "1", "H05_WORKER_CV2_THREADS": "1"}
 REPLY_PIPE_BYTES = 1 << 20  # a rendered reply (2-4 frames of 224 px, ~0.15-0.6 MB) in one or two reads
 
 
@@ -105,6 +110,8 @@ class WorkerProcess:
         fd, self.log_path = tempfile.mkstemp(prefix="h05-env-worker-", suffix=".log")
         env = RENDER_PLAN.next_worker_env()  # this worker's EGL device (envs.render_device)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+        for key, value in WORKER_THREAD_ENV.items():
+            env.setdefault(key, value)
         try:
             self.proc = subprocess.Popen(
                 [python, "-m", "envs.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=fd,
