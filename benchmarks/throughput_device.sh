@@ -8,6 +8,8 @@
 #   d. what inflates a worker's CPU at large N: N = 1 and 14 blind, rendered, and rendered with the NVIDIA
 #      driver yielding instead of spinning (__GL_YIELD=USLEEP), 4 trials per task (part "diag", off by default)
 #                                                                       -> diag_blind.json diag_render.json diag_usleep.json
+#   c. the machine's own scaling without the harness: K = 1 8 14 16 concurrent physics processes (part "cores")
+#                                                                       -> cpu_concurrent.json
 #   3. twins end-to-end scaling, N env workers, random policy          -> scaling.json
 #   4. batched full-preset inference, batch 1 8 16 32                  -> batched_inference.json
 #   5. twins scaling with the small h05 `twins` preset (GPU, batched)  -> scaling_h05.json
@@ -21,7 +23,7 @@
 #   tar -C /tmp/repo -xJf .train_carry/repo.tar.xz; cd /tmp/repo && export PYTHONPATH=/tmp/site:/tmp/repo
 #   bash benchmarks/throughput_device.sh
 # Knobs (env): PY, OUT, WORK, WORKERS, TRIALS, MAX_STEPS (empty: each task's own limit), PRESET, DEVICE, BATCHES,
-# RENDER_DEVICE, PARTS (default "tol ref scale infer h05 compose"), T_TOL T_REF T_SCALE T_INFER T_H05 (timeouts, s).
+# RENDER_DEVICE, H05_TRIALS (4), PARTS (default "tol ref scale infer h05 compose"; also "cores", "diag"), T_TOL T_REF T_SCALE T_INFER T_H05 (timeouts, s).
 set -u
 PY=${PY:-python3}
 OUT=${OUT:-/tmp/h05_out}
@@ -62,6 +64,8 @@ command -v lscpu >/dev/null && lscpu | grep -E "^(Model name|CPU\(s\)|Thread|Cor
 want tol && part render_tolerance ${T_TOL:-60} bash -c "$PY benchmarks/render_tolerance.py render --device $RENDER_DEVICE --out $OUT/render_gpu.npz \
   && $PY benchmarks/render_tolerance.py compare benchmarks/data/render_llvmpipe.npz $OUT/render_gpu.npz --json $OUT/render_tolerance.json"
 want ref && part cpu_ref ${T_REF:-30} $PY benchmarks/throughput_cpu_ref.py --device "$RENDER_DEVICE" --json "$OUT/cpu_ref.json"
+want cores && part cpu_concurrent ${T_CORES:-60} $PY benchmarks/throughput_cpu_ref.py --concurrent 1 8 14 16 \
+  --json "$OUT/cpu_concurrent.json"
 if want diag; then
   part diag_blind ${T_DIAG:-90} $PY benchmarks/throughput_scaling.py --workers 1 14 --trials 4 --no-render --json "$OUT/diag_blind.json"
   part diag_render ${T_DIAG:-90} $PY benchmarks/throughput_scaling.py --workers 1 14 --trials 4 --json "$OUT/diag_render.json"
@@ -74,7 +78,7 @@ want infer && part batched_inference ${T_INFER:-120} $PY benchmarks/batched_infe
   --batch $BATCHES --json "$OUT/batched_inference.json"
 if want h05 && [ "$DEVICE" = cuda ]; then
   part scaling_h05 ${T_H05:-75} $PY benchmarks/throughput_scaling.py --policy h05-twins --workers 1 14 \
-    --trials "$TRIALS" $STEPS_ARG --render-device "$RENDER_DEVICE" --json "$OUT/scaling_h05.json"
+    --trials "${H05_TRIALS:-4}" $STEPS_ARG --render-device "$RENDER_DEVICE" --json "$OUT/scaling_h05.json"
 fi
 want compose && part compose 20 $PY benchmarks/throughput_compose.py --libero benchmarks/data/libero_step_cost.json \
   --device-dir "$OUT" --workers 14 --json "$OUT/compose.json"
