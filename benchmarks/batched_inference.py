@@ -30,10 +30,13 @@ from h05_bench_common import INSTRUCTION  # noqa: E402
 from h05.modeling.being_h05 import Observation  # noqa: E402
 
 
-def host_inputs(prompts: PromptBuilder, frames: np.ndarray, batch: int, cameras: int, size: int, chunk: int):
-    """What ``H05Policy.infer`` builds on the host for ``batch`` rows."""
-    pixels = torch.stack([preprocess_images([frames[(i + c) % len(frames)] for c in range(cameras)], size)
-                          for i in range(batch)])
+def host_inputs(prompts: PromptBuilder, frames: np.ndarray, batch: int, cameras: int, size: int, chunk: int,
+                device: str = "cpu"):
+    """What ``H05Policy.infer`` builds for ``batch`` rows (images converted on ``device``, as the policy does)."""
+    pixels = preprocess_images([frames[(i + c) % len(frames)] for i in range(batch) for c in range(cameras)], size,
+                               device).view(batch, cameras, 3, size, size)
+    if pixels.is_cuda:
+        torch.cuda.synchronize()
     prompt = prompts.build([INSTRUCTION] * batch, cameras)
     state = torch.zeros(batch, 200)
     noise = torch.stack([torch.randn(chunk, 200, generator=torch.Generator().manual_seed(i)) for i in range(batch)])
@@ -70,7 +73,7 @@ def main() -> None:
         host_ms = []
         for _ in range(max(3, args.runs // 2)):
             t1 = time.perf_counter()
-            prompt, pixels, state, noise = host_inputs(prompts, frames, b, args.cameras, size, chunk)
+            prompt, pixels, state, noise = host_inputs(prompts, frames, b, args.cameras, size, chunk, args.device)
             host_ms.append((time.perf_counter() - t1) * 1e3)
         host = statistics.median(host_ms)
         for mode in modes:

@@ -24,20 +24,25 @@ class PolicyInputError(ValueError):
     """A query the policy cannot answer (unknown episode, camera mismatch, prefix too long)."""
 
 
-def preprocess_images(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
-    """HxWx3 uint8 frames -> [C, 3, size, size] float, resized (bilinear, antialiased) and normalised."""
-    out = []
+def preprocess_images(images: Sequence[np.ndarray], size: int, device: str | torch.device = "cpu") -> torch.Tensor:
+    """HxWx3 uint8 frames -> [C, 3, size, size] float on ``device``, resized (bilinear, antialiased) and normalised.
+
+    The frames travel to ``device`` as uint8 and are converted there, so a GPU policy leaves the host's
+    cores to the env workers. Frames of one shape are processed as one batch (per-frame results are the same).
+    """
+    frames = []
     for img in images:
         arr = np.asarray(img)
         if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
             raise PolicyInputError(f"image must be HxWx3 uint8, got {arr.dtype}{list(arr.shape)}")
-        x = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None].float() / 255.0
-        if x.shape[-2:] != (size, size):
-            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        out.append(x[0])
-    x = torch.stack(out)
-    mean = torch.tensor(IMAGE_MEAN)[None, :, None, None]
-    std = torch.tensor(IMAGE_STD)[None, :, None, None]
+        frames.append(torch.from_numpy(np.ascontiguousarray(arr)))
+    if len({tuple(f.shape) for f in frames}) > 1:  # mixed sizes: one at a time
+        return torch.cat([preprocess_images([f.numpy()], size, device) for f in frames])
+    x = torch.stack(frames).to(device).permute(0, 3, 1, 2).float() / 255.0
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    mean = torch.tensor(IMAGE_MEAN, device=x.device)[None, :, None, None]
+    std = torch.tensor(IMAGE_STD, device=x.device)[None, :, None, None]
     return (x.clamp(0, 1) - mean) / std
 
 
@@ -115,8 +120,8 @@ class H05Policy:
         if len({len(c) for c in cams}) != 1:
             raise PolicyInputError(f"rows have different camera counts: {[len(c) for c in cams]}")
         size = self.config.force_image_size
-        pixels = torch.stack([preprocess_images([r.observation["images"][c] for c in cs], size)
-                              for r, cs in zip(batch, cams)])
+        pixels = preprocess_images([r.observation["images"][c] for r, cs in zip(batch, cams) for c in cs], size,
+                                   self.device).view(len(batch), len(cams[0]), 3, size, size)
         states = np.stack([
             self._stats(ep.embodiment, "state").normalize(np.asarray(r.observation["state"], np.float32))
             * np.asarray(r.observation["state_mask"], bool)

@@ -82,3 +82,15 @@ def test_h05_policy_rejects_unknown_episodes_embodiments_and_datasets(checkpoint
         make_policy({"name": "h05", "checkpoint": str(checkpoint), "dataset": "robocasa"})
     with pytest.raises(ValueError, match="chunk_length=8"):
         make_policy({"name": "h05", "checkpoint": str(checkpoint), "chunk_length": 8})
+
+
+def test_image_preprocessing_is_the_same_per_frame_batched_and_for_mixed_sizes():
+    from h05.policy import preprocess_images
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (224, 224, 3), dtype=np.uint8) for _ in range(3)]
+    batched = preprocess_images(frames, 112)
+    alone = torch.cat([preprocess_images([f], 112) for f in frames])
+    assert batched.shape == (3, 3, 112, 112) and torch.equal(batched, alone)
+    mixed = preprocess_images([frames[0], rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)], 112)
+    assert mixed.shape == (2, 3, 112, 112) and torch.equal(mixed[0], batched[0])
