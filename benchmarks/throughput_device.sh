@@ -5,16 +5,15 @@
 #   1. render tolerance: the fixed twins scenes on the GPU's EGL vs the committed llvmpipe reference
 #                                                                       -> render_tolerance.json, render_gpu.npz
 #   2. CPU/render reference workload (CPU ratio to the dev VM)         -> cpu_ref.json
-#   d. what inflates a worker's CPU at large N: N = 1 and 14 blind, rendered, and rendered with the NVIDIA
-#      driver yielding instead of spinning (__GL_YIELD=USLEEP), 4 trials per task (part "diag", off by default)
-#                                                                       -> diag_blind.json diag_render.json diag_usleep.json
-#   c. the machine's own scaling without the harness: K = 1 8 14 16 concurrent physics processes (part "cores")
+#   3. the machine's own scaling without the harness: K = 1 8 14 16 concurrent physics processes (part "cores")
 #                                                                       -> cpu_concurrent.json
-#   3. twins end-to-end scaling, N env workers, random policy          -> scaling.json
-#   4. batched full-preset inference, batch 1 8 16 32                  -> batched_inference.json
-#   5. twins scaling with the small h05 `twins` preset (GPU, batched)  -> scaling_h05.json
-#   6. the full LIBERO protocol's node wall-clock, composed            -> compose.json
-# Part timeouts sum to 505 s (445 s without "tol"), so with the setup below a call stays under 10 minutes. Setup (as in
+#   4. twins N = 1 and 14 blind (part "blind": the composition's CPU ratio); "diag" adds rendered, and rendered with
+#      the NVIDIA driver yielding instead of spinning (__GL_YIELD=USLEEP)  -> diag_blind.json diag_render.json diag_usleep.json
+#   5. twins end-to-end scaling, N env workers, random policy          -> scaling.json
+#   6. batched full-preset inference, batch 1 8 16 32                  -> batched_inference.json
+#   7. twins scaling with the small h05 `twins` preset (GPU, batched)  -> scaling_h05.json
+#   8. the full LIBERO protocol's node wall-clock, composed (needs ref, blind, scale, infer) -> compose.json
+# The default parts' timeouts sum to 460 s, so with the setup below a call stays under 10 minutes. Setup (as in
 # docs/training.md "Twins on the GPU machine"; first, here: git archive HEAD | xz > .train_carry/repo.tar.xz;
 # carry .gl and .train_carry; 8 files come back, the limit):
 #   for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig; mkdir -p /tmp/site /tmp/repo
@@ -23,7 +22,8 @@
 #   tar -C /tmp/repo -xJf .train_carry/repo.tar.xz; cd /tmp/repo && export PYTHONPATH=/tmp/site:/tmp/repo
 #   bash benchmarks/throughput_device.sh
 # Knobs (env): PY, OUT, WORK, WORKERS, TRIALS, MAX_STEPS (empty: each task's own limit), PRESET, DEVICE, BATCHES,
-# RENDER_DEVICE, H05_TRIALS (4), PARTS (default "tol ref scale infer h05 compose"; also "cores", "diag"), T_TOL T_REF T_SCALE T_INFER T_H05 (timeouts, s).
+# RENDER_DEVICE, H05_TRIALS (4), PARTS (default "ref blind scale infer compose": the composition's inputs;
+# also "tol", "cores", "diag" = blind + rendered + yielding, "h05"), T_TOL T_REF T_SCALE T_INFER T_H05 (timeouts, s).
 set -u
 PY=${PY:-python3}
 OUT=${OUT:-/tmp/h05_out}
@@ -31,7 +31,7 @@ WORK=${WORK:-/tmp/h05_work}
 WORKERS=${WORKERS:-"1 2 4 8 12 14"}
 TRIALS=${TRIALS:-16}  # 10 tasks x 16 = 160 full-length episodes: ~11 per worker even at N = 14
 MAX_STEPS=${MAX_STEPS:-}
-PARTS=${PARTS:-"tol ref scale infer h05 compose"}
+PARTS=${PARTS:-"ref blind scale infer compose"}
 want() { case " $PARTS " in *" $1 "*) return 0;; esac; return 1; }
 STEPS_ARG=${MAX_STEPS:+--max-steps $MAX_STEPS}
 PRESET=${PRESET:-full}
@@ -66,8 +66,10 @@ want tol && part render_tolerance ${T_TOL:-60} bash -c "$PY benchmarks/render_to
 want ref && part cpu_ref ${T_REF:-30} $PY benchmarks/throughput_cpu_ref.py --device "$RENDER_DEVICE" --json "$OUT/cpu_ref.json"
 want cores && part cpu_concurrent ${T_CORES:-60} $PY benchmarks/throughput_cpu_ref.py --concurrent 1 8 14 16 \
   --json "$OUT/cpu_concurrent.json"
-if want diag; then
+if want blind || want diag; then
   part diag_blind ${T_DIAG:-90} $PY benchmarks/throughput_scaling.py --workers 1 14 --trials 4 --no-render --json "$OUT/diag_blind.json"
+fi
+if want diag; then
   part diag_render ${T_DIAG:-90} $PY benchmarks/throughput_scaling.py --workers 1 14 --trials 4 --json "$OUT/diag_render.json"
   part diag_usleep ${T_DIAG:-90} env __GL_YIELD=USLEEP $PY benchmarks/throughput_scaling.py --workers 1 14 --trials 4 \
     --json "$OUT/diag_usleep.json"
@@ -81,5 +83,5 @@ if want h05 && [ "$DEVICE" = cuda ]; then
     --trials "${H05_TRIALS:-4}" $STEPS_ARG --render-device "$RENDER_DEVICE" --json "$OUT/scaling_h05.json"
 fi
 want compose && part compose 20 $PY benchmarks/throughput_compose.py --libero benchmarks/data/libero_step_cost.json \
-  --device-dir "$OUT" --workers 14 --json "$OUT/compose.json"
+  --node-dir "$OUT" --node-blind "$OUT/diag_blind.json" --json "$OUT/compose.json"  # needs parts ref, blind, scale, infer
 stamp "all done"; ls -la "$OUT" | tee -a "$LOG"
