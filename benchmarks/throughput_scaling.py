@@ -54,7 +54,7 @@ def physical_cores() -> int | None:
     return len(cores) or None
 
 
-def make_policy(name: str, workdir: Path, device: str = "cuda"):
+def make_policy(name: str, workdir: Path, device: str = "cuda", batch_invariant: int | None = None):
     """``random`` (harness baseline) or ``h05-twins`` (twins preset, random weights, CUDA graphs)."""
     if name == "random":
         from evaluators.baselines import RandomPolicy
@@ -70,7 +70,8 @@ def make_policy(name: str, workdir: Path, device: str = "cuda"):
 
         torch.manual_seed(0)
         save_checkpoint(BeingH05(BeingHConfig.preset("twins")), workdir / "twins_random", dtype="bfloat16")
-        return H05Policy(str(workdir / "twins_random"), device=device, dtype="bfloat16", cuda_graphs=device == "cuda")
+        return H05Policy(str(workdir / "twins_random"), device=device, dtype="bfloat16", cuda_graphs=device == "cuda",
+                         batch_invariant=batch_invariant)
     raise SystemExit(f"unknown --policy {name!r}; known: random, h05-twins")
 
 
@@ -107,6 +108,8 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=None, help="default: each task's own step limit")
     ap.add_argument("--policy", default="random", choices=["random", "h05-twins"])
     ap.add_argument("--policy-device", default="cuda", help="h05-twins only: cuda (CUDA graphs) or cpu")
+    ap.add_argument("--batch-invariant", type=int, default=None,
+                    help="h05-twins only: fixed-shape forwards of this many rows (bit-identical rows at any N)")
     ap.add_argument("--render-device", default="auto")
     ap.add_argument("--render", action=argparse.BooleanOptionalAction, default=True,
                     help="--no-render: blind envs (the policy must not need images), to separate rendering from physics")
@@ -124,10 +127,11 @@ def main() -> None:
                              "physical_cores": physical_cores(), "python": platform.python_version(),
                              "command": " ".join(sys.argv)},
                  "render_devices_planned": [d.label for d in devices or []], "episodes_planned": len(specs),
-                 "max_steps": args.max_steps, "policy": args.policy, "render": args.render,
+                 "max_steps": args.max_steps, "policy": args.policy, "batch_invariant": args.batch_invariant,
+                 "render": args.render,
                  "gl_yield": os.environ.get("__GL_YIELD"), "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
-        policy = make_policy(args.policy, Path(tmp), args.policy_device)
+        policy = make_policy(args.policy, Path(tmp), args.policy_device, args.batch_invariant)
         if args.warmup:  # untimed: file and shader caches, CUDA graph captures of common batch sizes
             PLAN.configure(args.render_device)
             warm = run_once(max(args.workers), policy, specs[: 2 * max(args.workers)], Path(tmp) / "warmup", args.render)

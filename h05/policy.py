@@ -65,7 +65,8 @@ class H05Policy:
                  dtype: str = "bfloat16", num_inference_timesteps: int | None = None,
                  cameras: Sequence[str] | None = None, use_cache: bool = True, seed: int = 0,
                  chunk_length: int | None = None, cuda_graphs: bool = False,
-                 host_threads: int | None = None) -> None:
+                 host_threads: int | None = None, batch_invariant: int | None = None,
+                 prompt_width: int = 64) -> None:
         self.name = "h05"
         self.checkpoint = resolve_checkpoint(checkpoint)
         self.model, self.config, metadata = load_checkpoint(self.checkpoint, dtype=dtype, device=device)
@@ -86,6 +87,13 @@ class H05Policy:
         self.cameras = list(cameras) if cameras else None
         self.use_cache = use_cache
         self.seed = int(seed)
+        # batch_invariant=B: every forward has B rows (padded with copies of the last) and instructions padded
+        # to prompt_width tokens, so a row's chunk does not depend on what else is in its batch (GPU and CPU
+        # kernels otherwise change with the batch shape): a parallel run then equals a sequential one bit for bit.
+        if batch_invariant is not None and int(batch_invariant) < 1:
+            raise ValueError(f"batch_invariant must be a batch size >= 1 or null, got {batch_invariant!r}")
+        self.batch_invariant = int(batch_invariant) if batch_invariant else None
+        self.prompt_width = int(prompt_width)
         # One captured CUDA graph per (batch, prompt width, cameras, steps): see h05.modeling.graphs.
         self.cuda_graphs = bool(cuda_graphs) and self.device.type == "cuda" and use_cache
         self._graphs: dict = {}
@@ -119,6 +127,16 @@ class H05Policy:
     def infer(self, batch: Sequence[PolicyInput]) -> np.ndarray:
         if not batch:
             return np.zeros((0, self.chunk_length, UNIFIED_DIM), dtype=np.float32)
+        b = self.batch_invariant
+        if b is None:
+            return self._infer(batch)
+        out = []
+        for start in range(0, len(batch), b):  # fixed-shape forwards of b rows
+            part = list(batch[start:start + b])
+            out.append(self._infer(part + [part[-1]] * (b - len(part)))[: len(part)])
+        return np.concatenate(out)
+
+    def _infer(self, batch: Sequence[PolicyInput]) -> np.ndarray:
         episodes = []
         for row in batch:
             if row.episode_id not in self._episodes:
@@ -134,7 +152,8 @@ class H05Policy:
             self._stats(ep.embodiment, "state").normalize(np.asarray(r.observation["state"], np.float32))
             * np.asarray(r.observation["state_mask"], bool)
             for r, ep in zip(batch, episodes)])
-        prompt = self.prompts.build([ep.instruction for ep in episodes], len(cams[0])).to(self.device)
+        width = self.prompt_width if self.batch_invariant else None
+        prompt = self.prompts.build([ep.instruction for ep in episodes], len(cams[0]), width).to(self.device)
         model_dtype = self.model.language_model.model.embed_tokens.weight.dtype
         obs = Observation(prompt, pixels.to(self.device, model_dtype), torch.from_numpy(states).to(self.device))
         noise = torch.stack([
@@ -182,4 +201,6 @@ class H05Policy:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "checkpoint": str(self.checkpoint), "weights_sha256": self._hash,
                 "dataset": self.dataset, "dtype": self.dtype, "chunk_length": self.chunk_length,
-                "num_inference_timesteps": self.steps, "use_cache": self.use_cache, "seed": self.seed}
+                "num_inference_timesteps": self.steps, "use_cache": self.use_cache, "seed": self.seed,
+                **({"batch_invariant": self.batch_invariant, "prompt_width": self.prompt_width}
+                   if self.batch_invariant else {})}

@@ -98,7 +98,9 @@ class PromptBuilder:
     def _ids(self, text: str) -> list[int]:
         return self.tok(text, add_special_tokens=False)["input_ids"]
 
-    def build(self, instructions: Sequence[str], num_cameras: int) -> PromptBatch:
+    def build(self, instructions: Sequence[str], num_cameras: int, width: int | None = None) -> PromptBatch:
+        """Token rows for a batch; instructions padded to the longest, or to ``width`` tokens when given
+        (a fixed shape whatever the batch holds: ``H05Policy(batch_invariant=...)``)."""
         if not instructions:
             raise ValueError("PromptBuilder.build needs at least one instruction")
         if num_cameras < 1:
@@ -115,7 +117,11 @@ class PromptBuilder:
         head += [(i, TEXT) for i in newline]
         tail = [(i, TEXT) for i in self._ids("<|im_end|>\n<|im_start|>assistant\n")]
         bodies = [self._ids(INSTRUCTION_TEMPLATE.format(task=t, k=self.k)) for t in instructions]
-        width = max(len(b) for b in bodies)
+        longest = max(len(b) for b in bodies)
+        if width is not None and longest > width:
+            raise ValueError(f"instruction {instructions[max(range(len(bodies)), key=lambda i: len(bodies[i]))]!r} "
+                             f"needs {longest} tokens, more than the fixed prompt width {width}")
+        width = longest if width is None else int(width)
         rows, valid = [], []
         for body in bodies:
             pad = width - len(body)

@@ -94,3 +94,24 @@ def test_image_preprocessing_is_the_same_per_frame_batched_and_for_mixed_sizes()
     assert batched.shape == (3, 3, 112, 112) and torch.equal(batched, alone)
     mixed = preprocess_images([frames[0], rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)], 112)
     assert mixed.shape == (2, 3, 112, 112) and torch.equal(mixed[0], batched[0])
+
+
+def test_batch_invariant_rows_do_not_depend_on_their_batch_bit_for_bit(checkpoint):
+    def episode(i, instruction):
+        return EpisodeInfo(f"ep{i}", "libero", "t", instruction, "libero_franka", 41 + i, MASK, np.zeros(200))
+
+    policy = make_policy({"name": "h05", "checkpoint": str(checkpoint), "dtype": "float32", "batch_invariant": 3,
+                          "prompt_width": 40})
+    policy.reset(episode(0, "put the bowl on the plate"))
+    policy.reset(episode(1, "open the top drawer of the cabinet and put the black bowl inside it"))
+    policy.reset(episode(2, "stack"))
+    alone = policy.infer([_row(0)])
+    mixed = policy.infer([_row(1), _row(2), _row(0), _row(1)])  # 4 rows: two forwards of 3
+    assert mixed.shape == (4, 16, UNIFIED_DIM)
+    assert np.array_equal(mixed[2], alone[0]) and np.array_equal(mixed[3], mixed[0])
+    assert policy.describe()["batch_invariant"] == 3
+    policy.reset(episode(3, " ".join(["word"] * 60)))
+    with pytest.raises(ValueError, match=r"more than the fixed prompt width 40"):
+        policy.infer([_row(3)])
+    with pytest.raises(ValueError, match=r"batch_invariant must be a batch size >= 1"):
+        make_policy({"name": "h05", "checkpoint": str(checkpoint), "batch_invariant": -2})
