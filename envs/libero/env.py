@@ -19,6 +19,7 @@ from envs.benchmarks import TaskInfo
 from envs.camera_gate import CameraGate
 from envs.libero.benchmark import bddl_path, init_states
 from envs.libero.fast_physics import fast_physics_enabled, split_substeps
+from envs.libero.fast_reset import fast_reset_enabled, install_model_cache
 from envs.libero.protocol import load_protocol
 from envs.observation import check_action, make_observation, observation_space
 from envs.rendering import configure_headless_rendering, resize_upright, warm_jit_before_gl
@@ -45,6 +46,7 @@ class LiberoEnv(gym.Env):
         action_space: str = "unified",
         max_steps: int | None = None,
         fast_physics: bool | None = None,
+        fast_reset: bool | None = None,
     ) -> None:
         if action_space not in ("unified", "native"):
             raise ValueError(f"action_space must be 'unified' or 'native', got {action_space!r}")
@@ -54,6 +56,8 @@ class LiberoEnv(gym.Env):
         self.render_images = render
         # one forward pass per physics substep, bit-identical (envs.libero.fast_physics); None: H05_LIBERO_FAST_PHYSICS
         self.fast_physics = fast_physics_enabled() if fast_physics is None else bool(fast_physics)
+        # hard resets reuse the compiled model of the same MJCF, bit-identical (envs.libero.fast_reset); None: H05_LIBERO_FAST_RESET
+        self.fast_reset = fast_reset_enabled() if fast_reset is None else bool(fast_reset)
         self._gate = CameraGate()  # cameras render only for observations that carry images
         self._step_images = True  # set_step_images
         self.action_mode = action_space
@@ -79,6 +83,8 @@ class LiberoEnv(gym.Env):
             # outcomes depend on how episodes are grouped into processes.
             hard_reset=True,
         )
+        if self.fast_reset:
+            install_model_cache(self._env.env)
         n = UNIFIED_DIM if action_space == "unified" else 7
         self.action_space = gym.spaces.Box(-np.inf, np.inf, (n,), np.float32)
         self.observation_space = observation_space(self.protocol.cameras if render else (), self.protocol.image_size)

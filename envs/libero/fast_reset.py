@@ -1,0 +1,137 @@
+"""LIBERO hard resets without recompiling the same MJCF, bit-identical to robosuite 1.4's hard reset.
+
+robosuite's hard reset (``MujocoEnv.reset``, ``hard_reset=True``) frees the sim (``MjSim.free``,
+which ends in a full ``gc.collect()``), rebuilds the MJCF in Python (``_load_model``), compiles it
+(``MjModel.from_xml_string``: meshes, textures and their BVHs, ~270-310 MB per LIBERO scene),
+and only then LIBERO draws the fixture placements from numpy's global RNG and writes them into
+the new model's ``body_pos`` / ``body_quat``. The MJCF text is therefore the same at every
+reset of a task, and the compile was ~60% of a blind reset, the full collection ~15%.
+
+With :func:`install_model_cache` on a robosuite env:
+
+* ``_load_model`` still runs every reset (same Python objects, same RNG draws); only the compile
+  is replaced, and only when the text equals the last compiled text exactly (any difference
+  compiles anew). A text passed explicitly (``reset_from_xml_string``, e.g. distractors added
+  by ``envs.shift``) is compiled as before and not cached. The env keeps that compiled model untouched (the pristine model) and each
+  new sim gets a copy: every array field, ``opt``, ``vis`` and ``stat`` copied into the memory
+  of the previous episode's model (no fresh 300 MB allocation), or ``copy.copy`` of it when
+  that memory is not free. Compiling is deterministic, so this equals a fresh compile byte for
+  byte (``tests/test_libero_fast_reset.py`` compares ``mj_saveModel`` bytes, full states,
+  observations and images against the default path).
+* The old sim is released as ``MjSim.free`` does, without its ``gc.collect()``: the sim, its
+  data and render context are freed by reference counting (the collection found nothing after
+  the first reset; the test checks the old objects are gone). Python's own collector still runs.
+  The previous model's memory is reused only when nothing but this module refers to it.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+from typing import Any
+
+import mujoco
+import numpy as np
+
+ENV_VAR = "H05_LIBERO_FAST_RESET"
+PATH_NAMES = {True: "compiled-model cache", False: "compile per reset"}
+_STRUCTS = ("opt", "vis", "stat")
+
+
+def fast_reset_enabled() -> bool:
+    """The switch: ``H05_LIBERO_FAST_RESET`` = 1 (default) or 0; anything else is an error."""
+    raw = os.environ.get(ENV_VAR, "1").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{ENV_VAR}={raw!r} is not a switch value: use 1 (on, the default) or 0 (off)")
+
+
+def reset_path() -> str:
+    """Which reset path LIBERO envs of this process run, as recorded in episode records' versions."""
+    return PATH_NAMES[fast_reset_enabled()]
+
+
+def copy_model_into(dst: mujoco.MjModel, src: mujoco.MjModel, arrays: tuple[str, ...]) -> None:
+    """Overwrite ``dst`` with ``src`` (same MJCF, so same sizes): every array field and the structs."""
+    for name in arrays:
+        np.copyto(getattr(dst, name), getattr(src, name))
+    for name in _STRUCTS:
+        setattr(dst, name, getattr(src, name))  # the bindings copy the struct by value
+
+
+class ModelCache:
+    """One env's compiled model of the last MJCF text, and the model memory it can reuse."""
+
+    def __init__(self) -> None:
+        self.xml: str | None = None
+        self.pristine: mujoco.MjModel | None = None
+        self._arrays: tuple[str, ...] = ()
+        self._live: mujoco.MjModel | None = None  # the copy handed to the current sim
+        self._spare: mujoco.MjModel | None = None  # a released copy whose memory can be reused
+        self.counts = {"compiled": 0, "copied": 0, "reused": 0}
+
+    def model_for(self, xml: str) -> mujoco.MjModel:
+        """A model equal to ``MjModel.from_xml_string(xml)``, compiled only if ``xml`` is new."""
+        if xml != self.xml:
+            self.pristine = mujoco.MjModel.from_xml_string(xml)
+            self.xml, self._spare, self._live = xml, None, None
+            self._arrays = tuple(n for n in dir(self.pristine)
+                                 if not n.startswith("_") and isinstance(getattr(self.pristine, n), np.ndarray))
+            self.counts["compiled"] += 1
+        spare, self._spare = self._spare, None
+        if spare is not None and sys.getrefcount(spare) == 2:  # only `spare` refers to it (and the call's argument)
+            copy_model_into(spare, self.pristine, self._arrays)
+            self.counts["reused"] += 1
+            model = spare
+        else:
+            model = copy.copy(self.pristine)
+            self.counts["copied"] += 1
+        self._live = model
+        return model
+
+    def release(self, model: mujoco.MjModel) -> None:
+        """The sim that used ``model`` is gone: keep its memory for the next copy if it is ours."""
+        if model is self._live:
+            self._spare, self._live = model, None
+
+
+def install_model_cache(robosuite_env: Any) -> ModelCache:
+    """Replace ``_initialize_sim`` / ``_destroy_sim`` of one robosuite env (instance attributes)."""
+    from robosuite.utils.binding_utils import MjSim
+
+    cache = ModelCache()
+
+    def initialize_sim(xml_string: str | None = None) -> None:
+        # robosuite 1.4 MujocoEnv._initialize_sim, with the compiled-model cache
+        xml = xml_string if xml_string else robosuite_env.model.get_xml()
+        if robosuite_env._xml_processor is not None:
+            xml = robosuite_env._xml_processor(xml)
+        # an explicit text (reset_from_xml_string: scene edits) compiles as before and leaves the cache alone
+        model = mujoco.MjModel.from_xml_string(xml) if xml_string else cache.model_for(xml)
+        robosuite_env.sim = MjSim(model)
+        robosuite_env.sim.forward()
+        robosuite_env.initialize_time(robosuite_env.control_freq)
+
+    def destroy_sim() -> None:
+        # robosuite 1.4 MujocoEnv._destroy_sim / MjSim.free, without the full gc.collect()
+        sim = robosuite_env.sim
+        if sim is None:
+            return
+        model = sim.model._model
+        del sim._render_context_offscreen, sim.data, sim.model
+        robosuite_env.sim = None
+        del sim
+        cache.release(model)
+
+    robosuite_env._initialize_sim, robosuite_env._destroy_sim = initialize_sim, destroy_sim
+    robosuite_env._h05_model_cache = cache
+    return cache
+
+
+def uninstall_model_cache(robosuite_env: Any) -> None:
+    """Back to the class's own methods (the cache is dropped)."""
+    for name in ("_initialize_sim", "_destroy_sim", "_h05_model_cache"):
+        vars(robosuite_env).pop(name, None)
