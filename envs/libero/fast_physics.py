@@ -19,6 +19,9 @@ because ``mj_step2`` replaces it with Euler):
 * On the control step's first substep (robosuite's ``policy_step``) the robot also records the
   wrist force-torque sensors, acceleration-stage values that the first forward computed with
   the old ``ctrl``: that forward stays a full ``mj_forward`` (``mj_step2`` after it is as exact).
+  ``mj_step1`` checks qpos/qvel for bad values (warning + reset) as ``mj_step`` does; on the first
+  substep those checks run before ``mj_step2`` (and a reset state is forwarded again), so an
+  unstable simulation is reported with the same warning as by the default loop.
 
 Only the substep loop of one ``env.step`` is changed; any ``forward`` after its last substep
 (observations, success checks) is the normal full forward. ``tests/test_libero_fast_physics.py``
@@ -64,6 +67,15 @@ class _SplitSubsteps:
         self.left = substeps  # substeps not yet integrated
         self.first = True  # the policy step's forward stays a full forward (module docstring)
         self.fresh = False  # position/velocity stages computed for the current state, not yet integrated
+        self.first_checked = False  # mj_step1 checks qpos/qvel itself; the first substep's full forward does not
+
+    def _state_reset_by_checks(self) -> bool:
+        """``mj_checkPos`` and ``mj_checkVel`` (bad values: warning + reset, as in ``mj_step``); True if they reset."""
+        warnings = self.data.warning
+        before = (warnings[mujoco.mjtWarning.mjWARN_BADQPOS].number, warnings[mujoco.mjtWarning.mjWARN_BADQVEL].number)
+        mujoco.mj_checkPos(self.model, self.data)
+        mujoco.mj_checkVel(self.model, self.data)
+        return (warnings[mujoco.mjtWarning.mjWARN_BADQPOS].number, warnings[mujoco.mjtWarning.mjWARN_BADQVEL].number) != before
 
     def forward(self) -> None:
         if self.fresh:  # the controller's forward on the state step1 was just run on
@@ -80,6 +92,10 @@ class _SplitSubsteps:
 
     def step(self, with_udd: bool = True) -> None:
         if self.fresh:
+            if not self.first_checked:  # the full forward skipped mj_step's state checks: run them as it would
+                self.first_checked = True
+                if self._state_reset_by_checks():
+                    mujoco.mj_forward(self.model, self.data)  # mj_step forwards after its checks, on the reset state
             mujoco.mj_step2(self.model, self.data)
             self.fresh = False
             self.left -= 1
