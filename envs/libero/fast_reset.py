@@ -12,12 +12,13 @@ With :func:`install_model_cache` on a robosuite env:
 * ``_load_model`` still runs every reset (same Python objects, same RNG draws); only the compile
   is replaced, and only when the text equals the last compiled text exactly (any difference
   compiles anew). A text passed explicitly (``reset_from_xml_string``, e.g. distractors added
-  by ``envs.shift``) is compiled as before and not cached. The env keeps that compiled model untouched (the pristine model) and each
-  new sim gets a copy: every array field, ``opt``, ``vis`` and ``stat`` copied into the memory
-  of the previous episode's model (no fresh 300 MB allocation), or ``copy.copy`` of it when
-  that memory is not free. Compiling is deterministic, so this equals a fresh compile byte for
-  byte (``tests/test_libero_fast_reset.py`` compares ``mj_saveModel`` bytes, full states,
-  observations and images against the default path).
+  by ``envs.shift``) is compiled as before and not cached.
+* The env keeps the compiled model untouched (the pristine model); each new sim gets a copy:
+  every array field, ``opt``, ``vis`` and ``stat`` copied into the memory of the previous
+  episode's model of the same text (no fresh 300 MB allocation; the first reset reuses the
+  constructor's model), or ``copy.copy`` when that memory is not free. Compiling is
+  deterministic, so this equals a fresh compile byte for byte (``tests/test_libero_fast_reset.py``
+  compares ``mj_saveModel`` bytes, full states, observations and images with the default path).
 * The old sim is released as ``MjSim.free`` does, without its ``gc.collect()``: the sim, its
   data and render context are freed by reference counting (the collection found nothing after
   the first reset; the test checks the old objects are gone). Python's own collector still runs.
@@ -69,33 +70,40 @@ class ModelCache:
         self.xml: str | None = None
         self.pristine: mujoco.MjModel | None = None
         self._arrays: tuple[str, ...] = ()
-        self._live: mujoco.MjModel | None = None  # the copy handed to the current sim
-        self._spare: mujoco.MjModel | None = None  # a released copy whose memory can be reused
+        self._live: tuple[mujoco.MjModel, str] | None = None  # the current sim's model and its MJCF text
+        self._spare: tuple[mujoco.MjModel, str] | None = None  # a released model whose memory can be reused
         self.counts = {"compiled": 0, "copied": 0, "reused": 0}
+
+    def adopt(self, model: mujoco.MjModel, xml: str) -> None:
+        """``model``, in use by the current sim, was compiled from ``xml``: once released it may be reused."""
+        self._live = (model, xml)
 
     def model_for(self, xml: str) -> mujoco.MjModel:
         """A model equal to ``MjModel.from_xml_string(xml)``, compiled only if ``xml`` is new."""
         if xml != self.xml:
             self.pristine = mujoco.MjModel.from_xml_string(xml)
-            self.xml, self._spare, self._live = xml, None, None
+            self.xml = xml
             self._arrays = tuple(n for n in dir(self.pristine)
                                  if not n.startswith("_") and isinstance(getattr(self.pristine, n), np.ndarray))
             self.counts["compiled"] += 1
-        spare, self._spare = self._spare, None
-        if spare is not None and sys.getrefcount(spare) == 2:  # only `spare` refers to it (and the call's argument)
+        spare = self._spare[0] if self._spare is not None and self._spare[1] == xml else None
+        self._spare = None
+        # reuse only a model of the same text that nothing else refers to (`spare` and the call's argument)
+        if (spare is not None and sys.getrefcount(spare) == 2 and spare.nbuffer == self.pristine.nbuffer
+                and spare.names == self.pristine.names):
             copy_model_into(spare, self.pristine, self._arrays)
             self.counts["reused"] += 1
             model = spare
         else:
             model = copy.copy(self.pristine)
             self.counts["copied"] += 1
-        self._live = model
+        self._live = (model, xml)
         return model
 
     def release(self, model: mujoco.MjModel) -> None:
-        """The sim that used ``model`` is gone: keep its memory for the next copy if it is ours."""
-        if model is self._live:
-            self._spare, self._live = model, None
+        """The sim that used ``model`` is gone: keep its memory for the next copy if it is one we know."""
+        if self._live is not None and model is self._live[0]:
+            self._spare, self._live = self._live, None
 
 
 def install_model_cache(robosuite_env: Any) -> ModelCache:
@@ -103,6 +111,11 @@ def install_model_cache(robosuite_env: Any) -> ModelCache:
     from robosuite.utils.binding_utils import MjSim
 
     cache = ModelCache()
+    if robosuite_env.sim is not None:  # the constructor's sim, compiled from the current MJCF text
+        xml = robosuite_env.model.get_xml()
+        if robosuite_env._xml_processor is not None:
+            xml = robosuite_env._xml_processor(xml)
+        cache.adopt(robosuite_env.sim.model._model, xml)
 
     def initialize_sim(xml_string: str | None = None) -> None:
         # robosuite 1.4 MujocoEnv._initialize_sim, with the compiled-model cache
