@@ -10,9 +10,13 @@ renderer leaves on the CPU, as is turning the frame upright and resizing it
 (timed alone too). A twins CPU reference runs before each task (and before and
 after the whole run), so the CPU ratio to another machine is taken under the
 same load as each suite's figures.
-The blind step runs with both physics paths (``--physics both``, the default): the harness's
-one forward per substep (``envs.libero.fast_physics``, what ``sim_step_ms`` and the rendered
-figures use) and robosuite's own forward/forward/mj_step loop (``sim_step_ms_default_physics``).
+The blind env runs with both paths (``--physics both``, the default): the harness's one forward
+per substep (``envs.libero.fast_physics``) and hard reset without recompiling the MJCF
+(``envs.libero.fast_reset``), what ``sim_step_ms``, ``blind_reset_s`` and the rendered figures
+use, and robosuite's own forward/forward/mj_step loop and compile per reset
+(``sim_step_ms_default_physics``, ``blind_reset_s_default_reset``). Reset figures are the median
+over the resets after an env's first (``--resets`` >= 2; the env of a harness slot serves many
+episodes); the first reset, which compiles the scene on either path, is ``*first_reset_s``.
 Reports this machine's load. Input of ``benchmarks/throughput_compose.py``.
 
     MUJOCO_GL=egl .venv/bin/python benchmarks/libero_step_cost.py --tasks 2 --resets 2 --steps 60 --json benchmarks/data/libero_step_cost.json
@@ -74,9 +78,10 @@ def postprocess_ms(render_size: int, image_size: int, repeats: int = 200) -> flo
     return (time.perf_counter() - t0) * 1e3 / repeats
 
 
-def measure_task(bench, task, render: bool, resets: int, steps: int, fast_physics: bool = True) -> dict:
+def measure_task(bench, task, render: bool, resets: int, steps: int, fast_physics: bool = True,
+                 fast_reset: bool = True) -> dict:
     t0 = time.perf_counter()
-    env = bench.make_env(task, render=render, fast_physics=fast_physics)
+    env = bench.make_env(task, render=render, fast_physics=fast_physics, fast_reset=fast_reset)
     build_s = time.perf_counter() - t0
     base = env.unwrapped if hasattr(env, "unwrapped") else env
     acts = actions_for(base, steps)
@@ -93,8 +98,10 @@ def measure_task(bench, task, render: bool, resets: int, steps: int, fast_physic
         update_ms = scene_update_ms(base) if render else None
     finally:
         env.close()
-    return {"task": task.key, "render": render, "fast_physics": fast_physics, "build_s": build_s, "scene_update_ms_per_camera": update_ms, "reset_s_median": statistics.median(reset_s),
-            "reset_s": reset_s, "step_ms_median": statistics.median(step_ms), "step_ms_mean": statistics.fmean(step_ms),
+    steady = reset_s[1:] or reset_s  # an env's first reset compiles the scene on either path
+    return {"task": task.key, "render": render, "fast_physics": fast_physics, "fast_reset": fast_reset,
+            "build_s": build_s, "scene_update_ms_per_camera": update_ms, "reset_s_median": statistics.median(steady),
+            "first_reset_s": reset_s[0], "reset_s": reset_s, "step_ms_median": statistics.median(step_ms), "step_ms_mean": statistics.fmean(step_ms),
             "steps": len(step_ms)}
 
 
@@ -105,12 +112,13 @@ def main() -> None:
     ap.add_argument("--resets", type=int, default=2)
     ap.add_argument("--steps", type=int, default=60, help="steps after each reset")
     ap.add_argument("--physics", choices=("both", "fast"), default="both",
-                    help="blind steps with the fast and the default physics path (both), or the fast one only")
+                    help="blind env with the fast and the default physics and reset paths (both), or the fast ones only")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
     from envs.benchmarks import get_benchmark
     from envs.libero.fast_physics import PATH_NAMES
+    from envs.libero.fast_reset import PATH_NAMES as RESET_PATH_NAMES
     from envs.libero.protocol import load_protocol
     from envs.render_device import PLAN, current_render_device
     from envs.rendering import configure_headless_rendering
@@ -130,7 +138,8 @@ def main() -> None:
         for task in picks:
             refs.append(physics_steps_per_s(1.0))  # the CPU reference under this task's load
             if args.physics == "both":
-                blind_default.append(measure_task(bench, task, False, args.resets, args.steps, fast_physics=False))
+                blind_default.append(measure_task(bench, task, False, args.resets, args.steps, fast_physics=False,
+                                                  fast_reset=False))
                 rows.append(blind_default[-1])
             b = measure_task(bench, task, False, args.resets, args.steps)
             r = measure_task(bench, task, True, args.resets, args.steps)
@@ -139,11 +148,15 @@ def main() -> None:
             blind.append(b)
             rendered.append(r)
             slow = f" (default physics {blind_default[-1]['step_ms_median']:.2f} ms)" if blind_default else ""
+            slow_reset = (f", default reset {blind_default[-1]['reset_s_median']:.2f} s, "
+                          f"first {blind_default[-1]['first_reset_s']:.2f} s") if blind_default else ""
             print(f"{task.key}: blind step {b['step_ms_median']:.2f} ms{slow}, rendered {r['step_ms_median']:.2f} ms, "
-                  f"reset {r['reset_s_median']:.2f} s (blind {b['reset_s_median']:.2f} s)", flush=True)
+                  f"reset {r['reset_s_median']:.2f} s (blind {b['reset_s_median']:.2f} s, first {b['first_reset_s']:.2f} s"
+                  f"{slow_reset})", flush=True)
         sim = statistics.fmean(x["step_ms_mean"] for x in blind)
         full = statistics.fmean(x["step_ms_mean"] for x in rendered)
         per_suite[suite] = {"max_steps": proto.max_steps[suite], "physics": PATH_NAMES[True],
+                            "reset": RESET_PATH_NAMES[True],
                             "sim_step_ms": sim, "render_step_ms": full - sim, "step_ms": full,
                             "sim_step_ms_default_physics": (statistics.fmean(x["step_ms_mean"] for x in blind_default)
                                                             if blind_default else None),
@@ -152,6 +165,9 @@ def main() -> None:
                                  statistics.median(x["step_ms_median"] for x in blind_default)] if blind_default else None),
                             "reset_s": statistics.fmean(x["reset_s_median"] for x in rendered),
                             "blind_reset_s": statistics.fmean(x["reset_s_median"] for x in blind),
+                            "blind_reset_s_default_reset": (statistics.fmean(x["reset_s_median"] for x in blind_default)
+                                                            if blind_default else None),
+                            "blind_first_reset_s": statistics.fmean(x["first_reset_s"] for x in blind),
                             "scene_update_ms_per_camera": statistics.fmean(x["scene_update_ms_per_camera"] for x in rendered),
                             "postprocess_ms_per_camera": postprocess_ms(proto.render_size, proto.image_size),
                             "cpu_ref_physics_steps_per_s": {k: statistics.fmean(r[k] for r in refs) for k in refs[0]}}
