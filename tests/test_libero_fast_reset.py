@@ -173,16 +173,54 @@ def test_fast_reset_is_bit_identical_over_init_states_and_steps(suite, index):
             env.close()
 
 
+class _RenderCounter:
+    """Counts real camera renders (robosuite's render context), per env."""
+
+    def __init__(self, monkeypatch) -> None:
+        from robosuite.utils.binding_utils import MjRenderContext
+
+        self.counts: dict[int, int] = {}
+        real = MjRenderContext.render
+
+        def render(ctx, *args, **kwargs):
+            self.counts[id(ctx.sim)] = self.counts.get(id(ctx.sim), 0) + 1
+            return real(ctx, *args, **kwargs)
+
+        monkeypatch.setattr(MjRenderContext, "render", render)
+
+    def take(self, env) -> int:
+        return self.counts.pop(id(env.sim), 0)
+
+
+def test_reset_renders_each_camera_once_and_renders_normally_after(monkeypatch):
+    bench = get_benchmark("libero")
+    env = bench.make_env(find_task(bench, "libero_object", 0), render=True, action_space="native")
+    counter = _RenderCounter(monkeypatch)
+    try:
+        obs, _ = env.reset(seed=42, options={"init_index": 1})
+        assert counter.take(env) == len(env.protocol.cameras)  # the last settle step's frames only
+        assert "render" not in vars(env.sim)
+        for image in obs["images"].values():
+            assert image.shape[:2] == (env.protocol.image_size,) * 2 and image.std() > 10  # a real frame
+        env.step(np.zeros(7))
+        assert counter.take(env) == len(env.protocol.cameras)
+    finally:
+        env.close()
+
+
 @pytest.mark.slow
-def test_fast_reset_gives_identical_images():
+def test_fast_reset_gives_identical_images(monkeypatch):
     bench = get_benchmark("libero")
     task = find_task(bench, "libero_goal", 0)
     envs = {f: bench.make_env(task, render=True, action_space="native", fast_reset=f) for f in (True, False)}
+    counter = _RenderCounter(monkeypatch)
+    cams = len(envs[True].protocol.cameras)
     try:
         for init in (0, 5):
             snaps = {}
             for fast, env in envs.items():
                 obs, _ = env.reset(seed=41 + init, options={"init_index": init})
+                assert counter.take(env) == (1 if fast else 4) * cams  # robosuite's 3 rebuild frames are blank
                 snaps[fast] = _sim_snapshot(env, obs, with_model=True)
             _assert_bit_identical(snaps[True], snaps[False], f"{task.key} rendered reset {init}")
             for fast, env in envs.items():

@@ -19,7 +19,7 @@ from envs.benchmarks import TaskInfo
 from envs.camera_gate import CameraGate
 from envs.libero.benchmark import bddl_path, init_states
 from envs.libero.fast_physics import fast_physics_enabled, split_substeps
-from envs.libero.fast_reset import fast_reset_enabled, install_model_cache
+from envs.libero.fast_reset import blank_reset_renders, fast_reset_enabled, install_model_cache
 from envs.libero.protocol import load_protocol
 from envs.observation import check_action, make_observation, observation_space
 from envs.rendering import configure_headless_rendering, resize_upright, warm_jit_before_gl
@@ -144,7 +144,8 @@ class LiberoEnv(gym.Env):
         saved = np.random.get_state()
         np.random.seed(episode_seed % 2**32)
         try:
-            self._env.reset()
+            with blank_reset_renders(self._env.env, self.fast_reset):  # frames robosuite takes while rebuilding
+                self._env.reset()
         finally:
             np.random.set_state(saved)
         n_settle = self.protocol.settle_steps

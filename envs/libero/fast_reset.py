@@ -23,14 +23,23 @@ With :func:`install_model_cache` on a robosuite env:
   data and render context are freed by reference counting (the collection found nothing after
   the first reset; the test checks the old objects are gone). Python's own collector still runs.
   The previous model's memory is reused only when nothing but this module refers to it.
+* With cameras, robosuite renders each one three times while it rebuilds (every new observable
+  calls its sensor once to learn the frame's shape, the existing observable checks the new
+  sensor again, and ``reset`` returns a first observation). The harness discards all three:
+  ``LiberoEnv.reset`` ignores that observation and ``set_init_state`` replaces every observable's
+  value before a frame is read. Inside :func:`blank_reset_renders` those frames are zero arrays
+  of the rendered frame's shape and dtype; the harness's first frame is the last settle step's,
+  as before (the test compares images bit for bit).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import os
 import sys
-from typing import Any
+from typing import Any, Iterator
 
 import mujoco
 import numpy as np
@@ -73,6 +82,7 @@ class ModelCache:
         self._live: tuple[mujoco.MjModel, str] | None = None  # the current sim's model and its MJCF text
         self._spare: tuple[mujoco.MjModel, str] | None = None  # a released model whose memory can be reused
         self.counts = {"compiled": 0, "copied": 0, "reused": 0}
+        self.blank_renders = False  # set by blank_reset_renders
 
     def adopt(self, model: mujoco.MjModel, xml: str) -> None:
         """``model``, in use by the current sim, was compiled from ``xml``: once released it may be reused."""
@@ -106,6 +116,38 @@ class ModelCache:
             self._spare, self._live = self._live, None
 
 
+def _blank_render(sim: Any, width: int | None = None, height: int | None = None, *, camera_name: str | None = None,
+                  depth: bool = False, segmentation: bool = False, **kwargs: Any) -> Any:
+    """What robosuite 1.4's ``MjSim.render`` returns, in shape and dtype, without rendering."""
+    if segmentation or width is None or height is None:
+        return type(sim).render(sim, width, height, camera_name=camera_name, depth=depth, segmentation=segmentation,
+                                **kwargs)
+    if camera_name is not None:
+        sim.model.camera_name2id(camera_name)  # an unknown camera fails as it would
+    rgb = np.zeros((height, width, 3), np.uint8)
+    return (rgb, np.zeros((height, width), np.float32)) if depth else rgb
+
+
+@contextlib.contextmanager
+def blank_reset_renders(robosuite_env: Any, enabled: bool = True) -> Iterator[bool]:
+    """Around ``robosuite_env.reset()``: sims it builds return blank frames (module docstring).
+
+    Yields whether it is active (an env with the model cache and an offscreen renderer); the
+    current sim renders normally again on exit, also on error.
+    """
+    cache = getattr(robosuite_env, "_h05_model_cache", None)
+    if not enabled or cache is None or not robosuite_env.has_offscreen_renderer:
+        yield False
+        return
+    cache.blank_renders = True
+    try:
+        yield True
+    finally:
+        cache.blank_renders = False
+        if robosuite_env.sim is not None:
+            vars(robosuite_env.sim).pop("render", None)
+
+
 def install_model_cache(robosuite_env: Any) -> ModelCache:
     """Replace ``_initialize_sim`` / ``_destroy_sim`` of one robosuite env (instance attributes)."""
     from robosuite.utils.binding_utils import MjSim
@@ -125,6 +167,8 @@ def install_model_cache(robosuite_env: Any) -> ModelCache:
         # an explicit text (reset_from_xml_string: scene edits) compiles as before and leaves the cache alone
         model = mujoco.MjModel.from_xml_string(xml) if xml_string else cache.model_for(xml)
         robosuite_env.sim = MjSim(model)
+        if cache.blank_renders:
+            robosuite_env.sim.render = functools.partial(_blank_render, robosuite_env.sim)
         robosuite_env.sim.forward()
         robosuite_env.initialize_time(robosuite_env.control_freq)
 
