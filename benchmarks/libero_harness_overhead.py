@@ -9,6 +9,15 @@ policy protocol, validation and one durable record per episode. Episodes
 alternate between the two sides so machine load hits both alike.
 
     .venv/bin/python benchmarks/libero_harness_overhead.py --episodes 6 --render
+    .venv/bin/python benchmarks/libero_harness_overhead.py --episodes 6 --render --same-work
+
+By default the harness runs as it does in an evaluation: fast physics and reset
+paths on (``envs/libero/fast_physics.py``, ``fast_reset.py``), 8 actions per
+query, cameras rendered only for the observation a query sees; the ratio is then
+the harness's end-to-end speed against the bare loop. ``--same-work`` turns
+those off (robosuite's own loop and reset, one action per query, every step
+rendered) so that both sides do the same simulation and rendering work and the
+ratio is the harness's overhead alone.
 """
 
 from __future__ import annotations
@@ -109,7 +118,11 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=4)
     p.add_argument("--steps", type=int, default=120, help="env steps per episode")
     p.add_argument("--render", action="store_true", help="render both cameras (the realistic case)")
+    p.add_argument("--same-work", action="store_true",
+                   help="harness without its fast paths, one action per query: its overhead alone")
     args = p.parse_args()
+    if args.same_work:  # read when the LIBERO envs are built
+        os.environ["H05_LIBERO_FAST_PHYSICS"] = os.environ["H05_LIBERO_FAST_RESET"] = "0"
     if args.render:
         configure_headless_rendering()
     bench = get_benchmark("libero")
@@ -117,7 +130,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     actions = np.concatenate([rng.uniform(-0.3, 0.3, (args.steps, 6)), -np.ones((args.steps, 1))], axis=1).astype(np.float32)
     specs = build_plan("libero", ["libero_spatial"], [0], args.episodes, policy="replay", max_steps=args.steps,
-                       execute_steps=8)
+                       execute_steps=1 if args.same_work else 8)
     # Warm both paths once (imports, numba, shader cache) outside the timing.
     with tempfile.TemporaryDirectory() as tmp:
         harness_episode(specs[0], actions, args.render, Path(tmp) / "warm")
@@ -131,7 +144,8 @@ def main() -> None:
             if heef != beef:
                 raise SystemExit(f"trajectories differ for init {spec.init_index}: {heef} vs {beef}")
     h, b = sum(h_times), sum(b_times)
-    print(f"machine: {platform.node()} {os.cpu_count()} cpus; render={args.render}; "
+    print(f"machine: {platform.node()} {os.cpu_count()} cpus; render={args.render}; same work={args.same_work}; "
+          f"load {os.getloadavg()[0]:.2f}; "
           f"{args.episodes} episodes x {args.steps} steps, libero_spatial task 0")
     print(f"harness {h:.1f}s (median {statistics.median(h_times):.2f}s/episode), "
           f"bare {b:.1f}s (median {statistics.median(b_times):.2f}s/episode), ratio {h / b:.3f}")
