@@ -187,8 +187,3 @@ def install_model_cache(robosuite_env: Any) -> ModelCache:
     robosuite_env._h05_model_cache = cache
     return cache
 
-
-def uninstall_model_cache(robosuite_env: Any) -> None:
-    """Back to the class's own methods (the cache is dropped)."""
-    for name in ("_initialize_sim", "_destroy_sim", "_h05_model_cache"):
-        vars(robosuite_env).pop(name, None)
