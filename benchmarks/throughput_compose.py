@@ -12,16 +12,18 @@ input is a measurement (BENCHMARKS.md "The node model"):
   queries x (upright/resize + scene update) per camera) / r + queries x cameras
   x raster-and-read-back per 256 px frame on the node's GPU (the worker waits
   for it); one rendered frame set per query (``envs.action_slices``) plus
-  ``RESET_FRAME_SETS`` at reset;
+  ``RESET_FRAME_SETS`` at reset; the blind reset is the median over an env's
+  later resets (a slot keeps its task's env, ``evaluators/work_queue.py``);
 - the node runs N env workers; S(N) = the end-to-end speed-up measured there
   with the twins at N (``throughput_scaling.py``: the machine's own all-core
   slow-down and the harness's overhead together), S(N > measured) = S(max);
 - the policy: the ``full`` preset's batched query latency I(b) and queries/s at
   batch b (``batched_inference.py``, CUDA graphs, host work included);
-- wall(N) = max(CPU bound W / S(N), latency bound (W x N / S(N) + Q x I(N)) / N,
-  GPU bound Q / qps(N)), W = total worker CPU, Q = queries, N <= cores; the
-  latency bound is the synchronous protocol (every worker waits for every
-  answer); the CPU bound is what more workers than cores could reach at best.
+- wall(N): an event simulation of N slots on the node's C cores and one GPU
+  (``simulate``), between the bounds it also prints: CPU bound W / S(min(N, C))
+  (W = total worker CPU), GPU bound Q / qps (Q = queries), and the synchronous
+  bound (W x N / S(N) + Q x I(N)) / N for N <= C with every slot waiting for every
+  answer at the largest batch. More slots than cores hide the waits.
 
 Worst case: every episode runs to its step limit (a policy that always fails).
 ``fraction`` f scales the executed steps (episodes ending at success after f of
@@ -40,7 +42,7 @@ import math
 import statistics
 from pathlib import Path
 
-RESET_FRAME_SETS = 4  # per camera, counted (MjSim.render calls): 3 by robosuite while it rebuilds the sim, 1 at the last settle step
+RESET_FRAME_SETS = 1  # per camera, counted (MjSim.render calls): the last settle step's (envs/libero/fast_reset.py skips robosuite's 3 others)
 PROTOCOL_SUITES = ("libero_spatial", "libero_object", "libero_goal", "libero_10")
 PROTOCOL = {"trials": 50, "tasks_per_suite": 10, "chunk": 16}
 
@@ -92,7 +94,7 @@ def episode_costs(libero: dict, ratio: float, raster_ms: float, execute_steps: i
         s = libero["per_suite"][suite]
         frame_set_ms = cams * ((s["scene_update_ms_per_camera"] + s["postprocess_ms_per_camera"]) / ratio + raster_ms)
         steps = fraction * s["max_steps"]
-        queries = math.ceil(steps / execute_steps)
+        queries = max(1, math.ceil(steps / execute_steps))  # at least the first query
         reset_s = s["blind_reset_s"] / ratio + RESET_FRAME_SETS * frame_set_ms / 1e3
         step_ms = s["sim_step_ms"] / ratio
         cpu_s = reset_s + steps * step_ms / 1e3 + queries * frame_set_ms / 1e3
@@ -102,21 +104,71 @@ def episode_costs(libero: dict, ratio: float, raster_ms: float, execute_steps: i
 
 
 def compose(libero: dict, raster_ms: float, ratio: float, speedup: list, latency: list, qps: list,
-            workers: int, execute_steps: int = 8, fraction: float = 1.0) -> dict:
+            workers: int, execute_steps: int = 8, fraction: float = 1.0, cores: int = 16) -> dict:
     per_suite = episode_costs(libero, ratio, raster_ms, execute_steps, fraction)
     n_eps = PROTOCOL["trials"] * PROTOCOL["tasks_per_suite"]
     work = sum(n_eps * s["cpu_s"] for s in per_suite.values())
     queries = sum(n_eps * s["queries"] for s in per_suite.values())
-    s_n = _interp(speedup, workers)
-    infer_ms = _interp(latency, workers)
+    busy = min(workers, cores)
+    s_n = _interp(speedup, busy)
+    infer_ms = _interp(latency, min(workers, 32))
     cpu_bound = work / s_n
-    latency_bound = (work * workers / s_n + queries * infer_ms / 1e3) / workers
-    gpu_bound = queries / _interp(qps, workers)
-    wall = max(cpu_bound, latency_bound, gpu_bound)
+    latency_bound = (work * busy / s_n + queries * infer_ms / 1e3) / busy  # every slot waits for every answer
+    gpu_bound = queries / _interp(qps, min(workers, 32))
+    wall = simulate(per_suite, speedup, latency, workers, cores)
     return {"workers": workers, "execute_steps": execute_steps, "fraction": fraction, "speedup": s_n,
             "inference_ms": infer_ms, "worker_cpu_s": work, "queries": queries, "cpu_bound_s": cpu_bound,
             "latency_bound_s": latency_bound, "gpu_bound_s": gpu_bound, "wall_s": wall, "wall_min": wall / 60,
             "per_suite": per_suite}
+
+
+def simulate(per_suite: dict, speedup: list, latency: list, workers: int, cores: int, max_batch: int = 32) -> float:
+    """Event simulation of the node; returns the protocol's wall-clock in seconds.
+
+    ``workers`` slots share ``cores`` cores: while k slots compute, each runs at S(k)/k of one core's
+    speed (the measured end-to-end speed-up), times C/k when k > C. One GPU answers every waiting slot
+    at once (up to ``max_batch``) in I(batch). The 2,000 episodes (suites interleaved) go to free slots
+    in order; an episode is its reset's CPU, then per query the batched answer and the slice's CPU.
+    """
+    n_eps = PROTOCOL["trials"] * PROTOCOL["tasks_per_suite"]
+    todo = [(s["node_reset_s"], s["queries"], (s["cpu_s"] - s["node_reset_s"]) / s["queries"])
+            for _ in range(n_eps) for s in per_suite.values()][::-1]
+    slots = []  # {"state": cpu|wait|gpu, "left": cpu seconds, "queries": left, "slice": cpu seconds per slice}
+    for _ in range(min(workers, len(todo))):
+        reset_s, q, slice_s = todo.pop()
+        slots.append({"state": "cpu", "left": reset_s, "queries": q, "slice": slice_s})
+    speed = {k: min(1.0, cores / k) * _interp(speedup, min(k, cores)) / min(k, cores) for k in range(1, len(slots) + 1)}
+    now, gpu_done = 0.0, math.inf
+    while slots:
+        if gpu_done == math.inf:
+            waiting = [sl for sl in slots if sl["state"] == "wait"][:max_batch]
+            for sl in waiting:
+                sl["state"] = "gpu"
+            if waiting:
+                gpu_done = now + _interp(latency, len(waiting)) / 1e3
+        computing = [sl for sl in slots if sl["state"] == "cpu"]
+        rate = speed[len(computing)] if computing else 0.0
+        dt = min([sl["left"] / rate for sl in computing] + [gpu_done - now])
+        if dt == math.inf:
+            raise RuntimeError("node simulation stalled")
+        now += dt
+        for sl in computing:
+            sl["left"] -= dt * rate
+        if now >= gpu_done - 1e-12:
+            for sl in slots:
+                if sl["state"] == "gpu":  # the answer arrives: the slice runs
+                    sl.update(state="cpu", left=sl["slice"], queries=sl["queries"] - 1)
+            gpu_done = math.inf
+        for sl in list(slots):
+            if sl["state"] == "cpu" and sl["left"] <= 1e-12:
+                if sl["queries"] > 0:
+                    sl["state"] = "wait"
+                elif todo:
+                    reset_s, q, slice_s = todo.pop()
+                    sl.update(left=reset_s, queries=q, slice=slice_s)
+                else:
+                    slots.remove(sl)
+    return now
 
 
 def fraction_for(target_min: float, bound: str, **kw) -> float | None:
@@ -126,7 +178,7 @@ def fraction_for(target_min: float, bound: str, **kw) -> float | None:
         return 1.0
     if compose(fraction=lo, **kw)[bound] / 60 > target_min:
         return None
-    for _ in range(40):
+    for _ in range(12):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if compose(fraction=mid, **kw)[bound] / 60 <= target_min else (lo, mid)
     return lo
@@ -139,7 +191,8 @@ def main() -> None:
     ap.add_argument("--node-blind", required=True, help="the node's blind twins run (throughput_scaling.py --no-render)")
     ap.add_argument("--vm-blind", default="benchmarks/data/twins_blind_devvm.json", help="the same plan on the dev VM")
     ap.add_argument("--batched", default=None, help="batched_inference.json (default: in --node-dir)")
-    ap.add_argument("--workers", type=int, nargs="+", default=[14, 16])
+    ap.add_argument("--workers", type=int, nargs="+", default=[14, 16, 24])
+    ap.add_argument("--cores", type=int, default=None, help="default: the node's cpu_count in scaling.json")
     ap.add_argument("--target-min", type=float, default=10.0)
     ap.add_argument("--cpu-ratio", type=float, default=None,
                     help="what-if: use this node/dev VM CPU ratio instead of the measured one")
@@ -153,26 +206,27 @@ def main() -> None:
     mj_ratio = statistics.fmean(cpu_ref["physics_steps_per_s"][k] / here[k] for k in here)
     latency, qps, mode = policy_rows(batched)
     kw = {"libero": libero, "raster_ms": cpu_ref["render"]["raster_read_ms"], "ratio": ratio,
-          "speedup": speedups(scaling), "latency": latency, "qps": qps}
+          "speedup": speedups(scaling), "latency": latency, "qps": qps,
+          "cores": args.cores or scaling["machine"]["cpu_count"]}
     how = "what-if, --cpu-ratio" if args.cpu_ratio else "env-worker CPU per query, blind twins"
     print(f"CPU ratio node/dev VM: {ratio:.2f} ({how}; bare mj_step: {mj_ratio:.2f}); "
           f"GPU raster+read {kw['raster_ms']:.2f} ms/frame; policy: full preset, {mode} rows")
     out = {"inputs": {"cpu_ratio": ratio, "mj_step_ratio": mj_ratio, "policy_mode": mode,
                       "speedup": kw["speedup"], "latency_ms": latency, "qps": qps}, "results": []}
-    print("| executed per query | workers | S(N) | I(N) ms | worker CPU h | CPU bound min | latency bound min | "
-          "GPU bound min | wall min (worst case) | mean fraction of the step limit for <= %g min |" % args.target_min)
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| executed per query | workers | S(min(N, C)) | worker CPU h | CPU bound min | synchronous bound min | "
+          "GPU bound min | simulated wall min (worst case) | mean fraction of the step limit for <= %g min |"
+          % args.target_min)
+    print("|---|---|---|---|---|---|---|---|---|")
     for k in (8, 5):
         for n in args.workers:
             res = compose(workers=n, execute_steps=k, **kw)
-            f_lat = fraction_for(args.target_min, "latency_bound_s", workers=n, execute_steps=k, **kw)
-            f_cpu = fraction_for(args.target_min, "wall_s", workers=n, execute_steps=k, **kw)
-            res["fraction_for_target"] = {"latency_bound": f_lat, "wall": f_cpu}
+            f_wall = fraction_for(args.target_min, "wall_s", workers=n, execute_steps=k, **kw)
+            res["fraction_for_target"] = f_wall
             out["results"].append(res)
-            fmt = lambda f: "never" if f is None else f"{f:.2f}"  # noqa: E731
-            print(f"| {k} of 16 | {n} | {res['speedup']:.2f} | {res['inference_ms']:.1f} | {res['worker_cpu_s'] / 3600:.2f} "
-                  f"| {res['cpu_bound_s'] / 60:.1f} | {res['latency_bound_s'] / 60:.1f} | {res['gpu_bound_s'] / 60:.1f} "
-                  f"| **{res['wall_min']:.1f}** | {fmt(f_cpu)} |")
+            sync = f"{res['latency_bound_s'] / 60:.1f}" if n <= kw["cores"] else "-"
+            print(f"| {k} of 16 | {n} | {res['speedup']:.2f} | {res['worker_cpu_s'] / 3600:.2f} "
+                  f"| {res['cpu_bound_s'] / 60:.1f} | {sync} | {res['gpu_bound_s'] / 60:.1f} "
+                  f"| **{res['wall_min']:.1f}** | {'never' if f_wall is None else f'{f_wall:.2f}'} |")
     print("\nper suite at 8 of 16 (node): " + "; ".join(
         f"{s}: step {v['node_step_ms']:.1f} ms, reset {v['node_reset_s']:.2f} s, {v['queries']} queries"
         for s, v in out["results"][0]["per_suite"].items()))
