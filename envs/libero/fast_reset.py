@@ -178,6 +178,7 @@ def install_model_cache(robosuite_env: Any) -> ModelCache:
         if sim is None:
             return
         model = sim.model._model
+        vars(sim).pop("render", None)  # a blank render refers back to the sim
         del sim._render_context_offscreen, sim.data, sim.model
         robosuite_env.sim = None
         del sim
