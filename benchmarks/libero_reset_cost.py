@@ -28,6 +28,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MUJOCO_GL", "egl")
 
+from bench_io import write_json  # noqa: E402
+
 SUITES = ("libero_spatial", "libero_object", "libero_goal", "libero_10")
 
 
@@ -110,10 +112,7 @@ def main() -> None:
     result = {"machine": {"host": platform.node(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
                           "loadavg_start": load0, "loadavg_end": os.getloadavg(), "command": " ".join(sys.argv)},
               "rows": rows}
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
-        print(f"wrote {args.json}")
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":

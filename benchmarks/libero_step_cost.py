@@ -39,6 +39,7 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
+from bench_io import write_json  # noqa: E402
 from throughput_cpu_ref import physics_steps_per_s  # noqa: E402
 
 SUITES = ("libero_spatial", "libero_object", "libero_goal", "libero_10")
@@ -180,10 +181,7 @@ def main() -> None:
               "render": render_info, "cameras": list(proto.cameras), "render_size": proto.render_size,
               "image_size": proto.image_size, "settle_steps": proto.settle_steps, "per_suite": per_suite, "rows": rows}
     print(json.dumps(per_suite, indent=1))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
-        print(f"wrote {args.json}")
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":

@@ -31,10 +31,11 @@ checks qpos, qvel, act, time and observations bit for bit against the default lo
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Any, Iterator
 
 import mujoco
+
+from envs.libero.switches import switch_on
 
 ENV_VAR = "H05_LIBERO_FAST_PHYSICS"
 EXACT_INTEGRATORS = frozenset(
@@ -46,12 +47,7 @@ PATH_NAMES = {True: "mj_step1/mj_step2", False: "mj_forward/mj_step"}
 
 def fast_physics_enabled() -> bool:
     """The switch: ``H05_LIBERO_FAST_PHYSICS`` = 1 (default) or 0; anything else is an error."""
-    raw = os.environ.get(ENV_VAR, "1").strip().lower()
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{ENV_VAR}={raw!r} is not a switch value: use 1 (on, the default) or 0 (off)")
+    return switch_on(ENV_VAR)
 
 
 def physics_path() -> str:

@@ -37,12 +37,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import os
 import sys
 from typing import Any, Iterator
 
 import mujoco
 import numpy as np
+
+from envs.libero.switches import switch_on
 
 ENV_VAR = "H05_LIBERO_FAST_RESET"
 PATH_NAMES = {True: "compiled-model cache", False: "compile per reset"}
@@ -51,12 +52,7 @@ _STRUCTS = ("opt", "vis", "stat")
 
 def fast_reset_enabled() -> bool:
     """The switch: ``H05_LIBERO_FAST_RESET`` = 1 (default) or 0; anything else is an error."""
-    raw = os.environ.get(ENV_VAR, "1").strip().lower()
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{ENV_VAR}={raw!r} is not a switch value: use 1 (on, the default) or 0 (off)")
+    return switch_on(ENV_VAR)
 
 
 def reset_path() -> str:
