@@ -15,9 +15,9 @@ By default the harness runs as it does in an evaluation: fast physics and reset
 paths on (``envs/libero/fast_physics.py``, ``fast_reset.py``), 8 actions per
 query, cameras rendered only for the observation a query sees; the ratio is then
 the harness's end-to-end speed against the bare loop. ``--same-work`` turns
-those off (robosuite's own loop and reset, one action per query, every step
-rendered) so that both sides do the same simulation and rendering work and the
-ratio is the harness's overhead alone.
+those off (robosuite's own loop and reset; with ``--render`` also one action per
+query, so that every step is rendered as in the bare loop) so that both sides do
+the same simulation and rendering work and the ratio is the harness's overhead alone.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=120, help="env steps per episode")
     p.add_argument("--render", action="store_true", help="render both cameras (the realistic case)")
     p.add_argument("--same-work", action="store_true",
-                   help="harness without its fast paths, one action per query: its overhead alone")
+                   help="harness without its fast paths (rendered: one action per query): its overhead alone")
     args = p.parse_args()
     if args.same_work:  # read when the LIBERO envs are built
         os.environ["H05_LIBERO_FAST_PHYSICS"] = os.environ["H05_LIBERO_FAST_RESET"] = "0"
@@ -130,7 +130,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     actions = np.concatenate([rng.uniform(-0.3, 0.3, (args.steps, 6)), -np.ones((args.steps, 1))], axis=1).astype(np.float32)
     specs = build_plan("libero", ["libero_spatial"], [0], args.episodes, policy="replay", max_steps=args.steps,
-                       execute_steps=1 if args.same_work else 8)
+                       execute_steps=1 if args.same_work and args.render else 8)
     # Warm both paths once (imports, numba, shader cache) outside the timing.
     with tempfile.TemporaryDirectory() as tmp:
         harness_episode(specs[0], actions, args.render, Path(tmp) / "warm")
