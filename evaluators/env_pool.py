@@ -11,6 +11,7 @@ wrong types.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
@@ -92,6 +93,7 @@ class EnvCache:
             finally:
                 self.env = None
                 self.key = None
+                gc.collect()  # in-process envs: free the old simulator's cycles now (see envs.worker op_close)
 
 
 class WorkerEnvCache(EnvCache):
