@@ -322,9 +322,7 @@ class RemoteEnv(gym.Env):
 
         The deadline is ``step_s`` per action of the slice (and the episode budget).
         """
-        if not len(actions):
-            raise ValueError("run_actions needs at least one action, got an empty slice")
-        arr = check_actions(actions, UNIFIED_DIM)
+        arr = check_actions(actions, UNIFIED_DIM)  # also refuses an empty slice
         out = self._request({"op": "run_actions", "actions": arr}, self.timeouts.step_s * len(arr))
         obs = self._checked_obs(out["obs"], "run_actions")
         rewards = [float(r) for r in out["rewards"]]

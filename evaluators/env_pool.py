@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any, Hashable, Mapping
 
 from envs.benchmarks import TaskInfo, find_task, get_benchmark
 from envs.env_stack import make_env_stack
@@ -64,18 +64,25 @@ class EnvWorkerSettings:
         return cls(enabled=enabled, python=python, timeouts=timeouts, wrappers=tuple(wrappers))
 
 
+def env_key(spec: EpisodeSpec) -> Hashable:
+    """Episodes with the same key can run one after another on one built env."""
+    return (spec.benchmark, spec.suite, str(spec.task), spec.embodiment, spec.max_steps)
+
+
 class EnvCache:
-    """Keeps one env alive while consecutive episodes share a task; envs run in this process."""
+    """Keeps one env alive while consecutive episodes share a task (``env_key``); envs run in this process."""
+
+    collect_on_close = True  # the simulator lives here: free its reference cycles when it is closed
 
     def __init__(self, render: bool) -> None:
         self.render = render
-        self.key: tuple[str, str] | None = None
+        self.key: Hashable | None = None
         self.env: Any = None
 
     def get(self, spec: EpisodeSpec) -> tuple[Any, TaskInfo]:
         bench = get_benchmark(spec.benchmark)
         task = find_task(bench, spec.suite, spec.task)  # validates ids before anything is built
-        key = (spec.benchmark, task.key)
+        key = env_key(spec)
         if self.key != key or self.env is None:
             self.key = None
             self.env = self._build(spec, bench, task)
@@ -93,11 +100,14 @@ class EnvCache:
             finally:
                 self.env = None
                 self.key = None
-                gc.collect()  # in-process envs: free the old simulator's cycles now (see envs.worker op_close)
+                if self.collect_on_close:  # now, not at a later cyclic collection (see envs.worker op_close)
+                    gc.collect()
 
 
 class WorkerEnvCache(EnvCache):
     """Keeps one env worker alive across episodes; its env is rebuilt in place when the task changes."""
+
+    collect_on_close = False  # the simulator lives in the worker, which collects itself
 
     def __init__(self, render: bool, settings: EnvWorkerSettings | None = None) -> None:
         super().__init__(render)

@@ -20,11 +20,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from evaluators.env_pool import EnvWorkerSettings, WorkerEnvCache
+from evaluators.env_pool import EnvWorkerSettings, WorkerEnvCache, env_key
 from evaluators.executors import Executor
 from evaluators.plan import EpisodeSpec
 from evaluators.policy import EpisodeInfo, Policy, PolicyInput
-from evaluators.work_queue import TaskAffineQueue, env_key
+from evaluators.work_queue import TaskAffineQueue
 
 
 class _Request:

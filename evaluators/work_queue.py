@@ -20,12 +20,8 @@ import threading
 from collections import OrderedDict, deque
 from typing import Hashable, Sequence
 
+from evaluators.env_pool import env_key
 from evaluators.plan import EpisodeSpec
-
-
-def env_key(spec: EpisodeSpec) -> Hashable:
-    """Episodes with the same key can run one after another on one built env."""
-    return (spec.benchmark, spec.suite, str(spec.task), spec.embodiment, spec.max_steps)
 
 
 class TaskAffineQueue:

@@ -6,7 +6,8 @@ import threading
 from collections import Counter
 
 from evaluators.plan import build_plan
-from evaluators.work_queue import TaskAffineQueue, env_key
+from evaluators.env_pool import env_key
+from evaluators.work_queue import TaskAffineQueue
 
 TASKS = ["place_on_pad@so101", "place_on_pad@g1", "place_left_of@d1"]
 
