@@ -18,8 +18,8 @@ def test_worker_libraries_are_single_threaded_unless_the_user_says_otherwise(mon
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice is kept
     worker = WorkerProcess(worker_python("twins"))
     try:
+        assert worker.request({"op": "ping"}, 60)["pid"] == worker.pid  # exec'd: /proc shows its own environment
         env = _environ(worker.pid)
-        assert worker.request({"op": "ping"}, 60)["pid"] == worker.pid
     finally:
         worker.shutdown()
     assert env["OPENBLAS_NUM_THREADS"] == "1" and env["MKL_NUM_THREADS"] == "1"
