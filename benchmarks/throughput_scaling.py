@@ -7,12 +7,16 @@ rendering on (every camera, 224 px, on whatever ``render_device`` picks: the
 GPU's EGL on a GPU machine), run through ``run_episodes(workers=N)`` exactly as
 ``h05 eval workers=N`` runs it: N env-worker processes, one batched policy.
 Policy: ``random`` (seeded per episode; the policy costs ~nothing, so the
-figure is the simulation + rendering + harness side), or ``h05-twins``: the
-small ``twins`` model preset with random weights on CUDA, CUDA graphs,
-batched inference. Every run's records must match N = 1's outcomes (same
-final-state digests) and say where they rendered. Each run also reports the
-CPU seconds of the coordinator (this process: slots, batcher, policy) and of
-its env workers, per query, which says which side limits the speed-up.
+figure is the simulation + rendering + harness side), or an h05 model with
+random weights (seed 0, built on ``--policy-device``, saved once as a bfloat16
+checkpoint and loaded by ``H05Policy``; CUDA graphs on CUDA, batched
+inference): ``h05-twins`` (the small ``twins`` preset) or ``h05-full`` (the
+``full`` preset: the released sizes, the realistic policy cost). Every run's
+records must match N = 1's outcomes (same final-state digests; with an h05
+policy only under ``--batch-invariant``) and say where they rendered. Each
+run also reports the CPU seconds of the coordinator (this process: slots,
+batcher, policy) and of its env workers, per query, which says which side
+limits the speed-up.
 
     python benchmarks/throughput_scaling.py --workers 1 2 4 8 12 14 --json $OUT/scaling.json
     MUJOCO_GL=egl .venv/bin/python benchmarks/throughput_scaling.py --workers 1 2 --trials 1 --max-steps 10   # smoke test
@@ -54,25 +58,33 @@ def physical_cores() -> int | None:
     return len(cores) or None
 
 
+POLICY_PRESETS = {"h05-twins": "twins", "h05-full": "full"}  # --policy -> BeingHConfig preset (random weights)
+
+
 def make_policy(name: str, workdir: Path, device: str = "cuda", batch_invariant: int | None = None):
-    """``random`` (harness baseline) or ``h05-twins`` (twins preset, random weights, CUDA graphs)."""
+    """``random`` (harness baseline) or an ``h05-*`` policy: its preset (``POLICY_PRESETS``) with random weights,
+    saved as a bfloat16 checkpoint under ``workdir`` and loaded by ``H05Policy`` (CUDA graphs on CUDA)."""
     if name == "random":
         from evaluators.baselines import RandomPolicy
 
         return RandomPolicy()
-    if name == "h05-twins":
-        import torch
+    if name not in POLICY_PRESETS:
+        raise SystemExit(f"unknown --policy {name!r}; known: random, {', '.join(POLICY_PRESETS)}")
+    import torch
 
-        from h05.checkpoint import save_checkpoint
-        from h05.config import BeingHConfig
-        from h05.modeling.being_h05 import BeingH05
-        from h05.policy import H05Policy
+    from h05_bench_common import build_model  # this script's folder, as the other model benchmarks import it
+    from h05.checkpoint import save_checkpoint
+    from h05.policy import H05Policy
 
-        torch.manual_seed(0)
-        save_checkpoint(BeingH05(BeingHConfig.preset("twins")), workdir / "twins_random", dtype="bfloat16")
-        return H05Policy(str(workdir / "twins_random"), device=device, dtype="bfloat16", cuda_graphs=device == "cuda",
-                         batch_invariant=batch_invariant)
-    raise SystemExit(f"unknown --policy {name!r}; known: random, h05-twins")
+    preset = POLICY_PRESETS[name]
+    folder = workdir / f"{preset}_random"
+    model, _ = build_model(preset, device, torch.bfloat16, seed=0)
+    save_checkpoint(model, folder, dtype="bfloat16")
+    del model  # the policy loads its own copy
+    if torch.device(device).type == "cuda":
+        torch.cuda.empty_cache()
+    return H05Policy(str(folder), device=device, dtype="bfloat16", cuda_graphs=torch.device(device).type == "cuda",
+                     batch_invariant=batch_invariant)
 
 
 def run_once(workers: int, policy, specs, root: Path, render: bool = True) -> dict:
@@ -106,10 +118,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8, 12, 14])
     ap.add_argument("--trials", type=int, default=6, help="init states per task (10 tasks)")
     ap.add_argument("--max-steps", type=int, default=None, help="default: each task's own step limit")
-    ap.add_argument("--policy", default="random", choices=["random", "h05-twins"])
-    ap.add_argument("--policy-device", default="cuda", help="h05-twins only: cuda (CUDA graphs) or cpu")
+    ap.add_argument("--policy", default="random", choices=["random", *POLICY_PRESETS])
+    ap.add_argument("--policy-device", default="cuda", help="h05-* only: cuda (CUDA graphs) or cpu")
     ap.add_argument("--batch-invariant", type=int, default=None,
-                    help="h05-twins only: fixed-shape forwards of this many rows (bit-identical rows at any N)")
+                    help="h05-* only: fixed-shape forwards of this many rows (bit-identical rows at any N)")
     ap.add_argument("--render-device", default="auto")
     ap.add_argument("--render", action=argparse.BooleanOptionalAction, default=True,
                     help="--no-render: blind envs (the policy must not need images), to separate rendering from physics")
@@ -127,7 +139,9 @@ def main() -> None:
                              "physical_cores": physical_cores(), "python": platform.python_version(),
                              "command": " ".join(sys.argv)},
                  "render_devices_planned": [d.label for d in devices or []], "episodes_planned": len(specs),
-                 "max_steps": args.max_steps, "policy": args.policy, "batch_invariant": args.batch_invariant,
+                 "max_steps": args.max_steps, "policy": args.policy, "policy_preset": POLICY_PRESETS.get(args.policy),
+                 "policy_device": args.policy_device if args.policy in POLICY_PRESETS else None,
+                 "batch_invariant": args.batch_invariant,
                  "render": args.render,
                  "gl_yield": os.environ.get("__GL_YIELD"), "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
