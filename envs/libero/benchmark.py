@@ -103,6 +103,7 @@ class LiberoBenchmark:
     def versions(self) -> dict[str, str]:
         import mujoco
 
+        from envs.libero.fast_control import control_path
         from envs.libero.fast_physics import physics_path
         from envs.libero.fast_reset import reset_path
 
@@ -112,4 +113,5 @@ class LiberoBenchmark:
             "mujoco": mujoco.__version__,
             "libero_physics": physics_path(),  # H05_LIBERO_FAST_PHYSICS, as the env workers inherit it
             "libero_reset": reset_path(),  # H05_LIBERO_FAST_RESET, likewise
+            "libero_control": control_path(),  # H05_LIBERO_FAST_CONTROL, likewise
         }

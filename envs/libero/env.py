@@ -10,6 +10,7 @@ carries ``success`` from the task's own success check.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import gymnasium as gym
@@ -18,6 +19,7 @@ import numpy as np
 from envs.benchmarks import TaskInfo
 from envs.camera_gate import CameraGate
 from envs.libero.benchmark import bddl_path, init_states
+from envs.libero.fast_control import compact_substeps, fast_control_enabled
 from envs.libero.fast_physics import fast_physics_enabled, split_substeps
 from envs.libero.fast_reset import blank_reset_renders, fast_reset_enabled, install_model_cache
 from envs.libero.protocol import load_protocol
@@ -47,6 +49,7 @@ class LiberoEnv(gym.Env):
         max_steps: int | None = None,
         fast_physics: bool | None = None,
         fast_reset: bool | None = None,
+        fast_control: bool | None = None,
     ) -> None:
         if action_space not in ("unified", "native"):
             raise ValueError(f"action_space must be 'unified' or 'native', got {action_space!r}")
@@ -58,6 +61,8 @@ class LiberoEnv(gym.Env):
         self.fast_physics = fast_physics_enabled() if fast_physics is None else bool(fast_physics)
         # hard resets reuse the compiled model of the same MJCF, bit-identical (envs.libero.fast_reset); None: H05_LIBERO_FAST_RESET
         self.fast_reset = fast_reset_enabled() if fast_reset is None else bool(fast_reset)
+        # substeps' arm control and observable timers in fewer Python calls, bit-identical (envs.libero.fast_control)
+        self.fast_control = fast_control_enabled() if fast_control is None else bool(fast_control)
         self._gate = CameraGate()  # cameras render only for observations that carry images
         self._step_images = True  # set_step_images
         self.action_mode = action_space
@@ -156,13 +161,20 @@ class LiberoEnv(gym.Env):
         settle = np.asarray(self.protocol.settle_action, dtype=np.float64)
         for i in range(n_settle):
             self._gate.open = i == n_settle - 1  # only the first observation's frames are looked at
-            with split_substeps(self._env.env, self.fast_physics):
+            with self._fast_step():
                 raw, _, _, _ = self._env.step(settle)
         self._gate.open = True
         self._steps = 0
         obs = self._observation(raw)
         info = {"init_index": index, "seed": episode_seed, "success": False, "noop_action": self.noop_action()}
         return obs, info
+
+    def _fast_step(self) -> contextlib.ExitStack:
+        """Around one robosuite step: the switched-on fast paths (each bit-identical to robosuite's loop)."""
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(split_substeps(self._env.env, self.fast_physics))
+            stack.enter_context(compact_substeps(self._env.env, self.fast_control))
+            return stack.pop_all()
 
     def step(self, action: np.ndarray):
         if self.action_mode == "unified":
@@ -171,7 +183,7 @@ class LiberoEnv(gym.Env):
             native = check_action(action, 7, what="native LIBERO action")
         self._gate.open = self._step_images
         try:
-            with split_substeps(self._env.env, self.fast_physics):
+            with self._fast_step():
                 raw, _, _, _ = self._env.step(native.astype(np.float64))
         finally:
             self._gate.open = True
