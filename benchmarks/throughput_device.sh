@@ -82,6 +82,6 @@ if want h05 && [ "$DEVICE" = cuda ]; then
   part scaling_h05 ${T_H05:-75} $PY benchmarks/throughput_scaling.py --policy h05-twins --workers 1 14 \
     --trials "${H05_TRIALS:-4}" $STEPS_ARG --render-device "$RENDER_DEVICE" --json "$OUT/scaling_h05.json"
 fi
-want compose && part compose 20 $PY benchmarks/throughput_compose.py --libero benchmarks/data/libero_step_cost.json \
+want compose && part compose ${T_COMPOSE:-60} $PY benchmarks/throughput_compose.py --libero benchmarks/data/libero_step_cost.json \
   --node-dir "$OUT" --node-blind "$OUT/diag_blind.json" --json "$OUT/compose.json"  # needs parts ref, blind, scale, infer
 stamp "all done"; ls -la "$OUT" | tee -a "$LOG"

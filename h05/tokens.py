@@ -84,6 +84,9 @@ class PromptBatch:
         return PromptBatch(self.input_ids.to(device), self.valid.to(device), self.kinds.to(device), self.all_valid)
 
 
+WIDTH_STEP = 16  # PromptBuilder.build(grow=True) widens fixed-width batches in steps of this many tokens
+
+
 class PromptBuilder:
     """Builds ``PromptBatch`` rows in the released token order."""
 
@@ -98,9 +101,11 @@ class PromptBuilder:
     def _ids(self, text: str) -> list[int]:
         return self.tok(text, add_special_tokens=False)["input_ids"]
 
-    def build(self, instructions: Sequence[str], num_cameras: int, width: int | None = None) -> PromptBatch:
+    def build(self, instructions: Sequence[str], num_cameras: int, width: int | None = None,
+              grow: bool = False) -> PromptBatch:
         """Token rows for a batch; instructions padded to the longest, or to ``width`` tokens when given
-        (a fixed shape whatever the batch holds: ``H05Policy(batch_invariant=...)``)."""
+        (a fixed shape whatever the batch holds: ``H05Policy(batch_invariant=...)``). A longer instruction
+        is refused, naming it, or with ``grow`` widens the batch to the next multiple of ``WIDTH_STEP``."""
         if not instructions:
             raise ValueError("PromptBuilder.build needs at least one instruction")
         if num_cameras < 1:
@@ -118,6 +123,8 @@ class PromptBuilder:
         tail = [(i, TEXT) for i in self._ids("<|im_end|>\n<|im_start|>assistant\n")]
         bodies = [self._ids(INSTRUCTION_TEMPLATE.format(task=t, k=self.k)) for t in instructions]
         longest = max(len(b) for b in bodies)
+        if width is not None and longest > width and grow:
+            width = -(-longest // WIDTH_STEP) * WIDTH_STEP
         if width is not None and longest > width:
             raise ValueError(f"instruction {instructions[max(range(len(bodies)), key=lambda i: len(bodies[i]))]!r} "
                              f"needs {longest} tokens, more than the fixed prompt width {width}")

@@ -115,3 +115,32 @@ def test_batch_invariant_rows_do_not_depend_on_their_batch_bit_for_bit(checkpoin
         policy.infer([_row(3)])
     with pytest.raises(ValueError, match=r"batch_invariant must be a batch size >= 1"):
         make_policy({"name": "h05", "checkpoint": str(checkpoint), "batch_invariant": -2})
+
+
+def test_batch_buckets_pad_forwards_to_a_few_shapes(checkpoint, monkeypatch):
+    """With buckets (the default with CUDA graphs) forwards come in a few shapes, not one per batch met."""
+    def episode(i, instruction):
+        return EpisodeInfo(f"ep{i}", "libero", "t", instruction, "libero_franka", 41 + i, MASK, np.zeros(200))
+
+    policy = make_policy({"name": "h05", "checkpoint": str(checkpoint), "dtype": "float32",
+                          "batch_buckets": [1, 2, 4], "prompt_width": 40})
+    assert policy.batch_buckets == [1, 2, 4] and policy.describe()["batch_buckets"] == [1, 2, 4]
+    for i, text in enumerate(["stack", "put the bowl on the plate", " ".join(["word"] * 30)]):
+        policy.reset(episode(i, text))
+    shapes = []
+    real_sample = policy._sample
+    monkeypatch.setattr(policy, "_sample", lambda obs, *a: shapes.append(tuple(obs.prompt.input_ids.shape))
+                        or real_sample(obs, *a))
+    out = policy.infer([_row(0), _row(1), _row(0)])  # 3 rows -> one forward of 4
+    assert out.shape == (3, 16, UNIFIED_DIM) and np.isfinite(out).all()
+    policy.infer([_row(1)])
+    policy.infer([_row(0)] * 5)  # 5 rows -> 4 + 1
+    widths = {n for _, n in shapes}
+    assert [b for b, _ in shapes] == [4, 1, 4, 1] and len(widths) == 1  # one prompt width for any instructions
+    shapes.clear()
+    policy.infer([_row(2)])  # a 30-word instruction widens its forward to the next multiple of 16 tokens
+    grown = shapes[0][1] - (next(iter(widths)) - 40)  # instruction tokens of that forward
+    assert grown > 40 and grown % 16 == 0
+    assert make_policy({"name": "h05", "checkpoint": str(checkpoint)}).batch_buckets is None  # auto: off on the CPU
+    with pytest.raises(ValueError, match=r"batch_buckets must be 'auto', null or a list of batch sizes >= 1, got \[0\]"):
+        make_policy({"name": "h05", "checkpoint": str(checkpoint), "batch_buckets": [0]})
