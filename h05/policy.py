@@ -147,12 +147,24 @@ class H05Policy:
     def infer(self, batch: Sequence[PolicyInput]) -> np.ndarray:
         if not batch:
             return np.zeros((0, self.chunk_length, UNIFIED_DIM), dtype=np.float32)
+        groups: dict[int, list[int]] = {}  # one forward per camera count: embodiments differ in cameras
+        for i, row in enumerate(batch):
+            groups.setdefault(len(self._cameras(row.observation)), []).append(i)
+        if len(groups) == 1:
+            return self._infer_padded(list(batch))
+        out = np.zeros((len(batch), self.chunk_length, UNIFIED_DIM), dtype=np.float32)
+        for rows in groups.values():
+            out[rows] = self._infer_padded([batch[i] for i in rows])
+        return out
+
+    def _infer_padded(self, batch: list[PolicyInput]) -> np.ndarray:
+        """Forwards of the fixed shapes ``batch_invariant`` or ``batch_buckets`` ask for (rows padded with the last)."""
         if self.batch_invariant is None and self.batch_buckets is None:
             return self._infer(batch)
         largest = self.batch_invariant or self.batch_buckets[-1]
         out = []
-        for start in range(0, len(batch), largest):  # padded forwards of a few fixed shapes
-            part = list(batch[start:start + largest])
+        for start in range(0, len(batch), largest):
+            part = batch[start:start + largest]
             rows = self.batch_invariant or next(b for b in self.batch_buckets if b >= len(part))
             out.append(self._infer(part + [part[-1]] * (rows - len(part)))[: len(part)])
         return np.concatenate(out)

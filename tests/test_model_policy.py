@@ -144,3 +144,17 @@ def test_batch_buckets_pad_forwards_to_a_few_shapes(checkpoint, monkeypatch):
     assert make_policy({"name": "h05", "checkpoint": str(checkpoint)}).batch_buckets is None  # auto: off on the CPU
     with pytest.raises(ValueError, match=r"batch_buckets must be 'auto', null or a list of batch sizes >= 1, got \[0\]"):
         make_policy({"name": "h05", "checkpoint": str(checkpoint), "batch_buckets": [0]})
+
+
+def test_rows_with_different_camera_counts_are_answered_in_one_call(checkpoint):
+    """Cross-embodiment batches: each camera count gets its own forward, rows come back in order."""
+    policy = make_policy({"name": "h05", "checkpoint": str(checkpoint), "dtype": "float32"})
+    for i in range(3):
+        policy.reset(_episode(i))
+    one_cam = _row(1)
+    del one_cam.observation["images"]["wrist"]
+    alone = [policy.infer([_row(0)])[0], policy.infer([one_cam])[0], policy.infer([_row(2)])[0]]
+    mixed = policy.infer([_row(0), one_cam, _row(2)])
+    np.testing.assert_allclose(mixed[0], alone[0], atol=1e-4)
+    assert np.array_equal(mixed[1], alone[1])  # alone in its group: the same single-row forward
+    np.testing.assert_allclose(mixed[2], alone[2], atol=1e-4)
