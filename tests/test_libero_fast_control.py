@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 from envs.benchmarks import find_task, get_benchmark
-from envs.libero.benchmark import LiberoBenchmark
-from envs.libero.fast_control import ENV_VAR, compact_substeps, fast_control_enabled, unsupported_reason
+from envs.libero.fast_control import compact_substeps, unsupported_reason
 
 SIM_FIELDS = ("qpos", "qvel", "act", "ctrl", "qacc", "qacc_warmstart", "sensordata")
 CONTROLLER_FIELDS = ("ee_pos", "ee_ori_mat", "ee_pos_vel", "ee_ori_vel", "joint_pos", "joint_vel", "J_pos", "J_ori",
@@ -151,15 +150,3 @@ def test_shapes_outside_the_compact_path_keep_robosuites_loop():
             assert active is False
     finally:
         env.close()
-
-
-def test_switch_reads_the_env_var_names_a_bad_value_and_is_recorded(monkeypatch):
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    assert fast_control_enabled() is True
-    assert LiberoBenchmark().versions()["libero_control"] == "compact OSC substeps"
-    monkeypatch.setenv(ENV_VAR, "0")
-    assert fast_control_enabled() is False
-    assert LiberoBenchmark().versions()["libero_control"] == "robosuite substeps"
-    monkeypatch.setenv(ENV_VAR, "fast")
-    with pytest.raises(ValueError, match=r"H05_LIBERO_FAST_CONTROL='fast'"):
-        fast_control_enabled()
