@@ -11,10 +11,12 @@ renderer leaves on the CPU, as is turning the frame upright and resizing it
 after the whole run), so the CPU ratio to another machine is taken under the
 same load as each suite's figures.
 The blind env runs with both paths (``--physics both``, the default): the harness's one forward
-per substep (``envs.libero.fast_physics``) and hard reset without recompiling the MJCF
-(``envs.libero.fast_reset``), what ``sim_step_ms``, ``blind_reset_s`` and the rendered figures
-use, and robosuite's own forward/forward/mj_step loop and compile per reset
-(``sim_step_ms_default_physics``, ``blind_reset_s_default_reset``). Reset figures are the median
+per substep (``envs.libero.fast_physics``), compact substep control (``envs.libero.fast_control``)
+and hard reset without recompiling the MJCF (``envs.libero.fast_reset``), what ``sim_step_ms``,
+``blind_reset_s`` and the rendered figures use; robosuite's own forward/forward/mj_step loop,
+substep control and compile per reset (``sim_step_ms_default_physics``,
+``blind_reset_s_default_reset``); and the fast paths without the compact control
+(``sim_step_ms_without_fast_control``). Reset figures are the median
 over the resets after an env's first (``--resets`` >= 2; the env of a harness slot serves many
 episodes); the first reset, which compiles the scene on either path, is ``*first_reset_s``.
 Reports this machine's load. Input of ``benchmarks/throughput_compose.py``.
@@ -79,10 +81,44 @@ def postprocess_ms(render_size: int, image_size: int, repeats: int = 200) -> flo
     return (time.perf_counter() - t0) * 1e3 / repeats
 
 
-def measure_task(bench, task, render: bool, resets: int, steps: int, fast_physics: bool = True,
-                 fast_reset: bool = True) -> dict:
+def twins_harness_ms_per_query(trials: int = 4) -> float:
+    """Env-worker CPU ms per query of the blind twins plan at N = 1, as ``throughput_scaling.py --no-render`` runs it.
+
+    The node side of the CPU ratio (``throughput_compose.py``) is the same figure from the GPU node;
+    taken here right before each task, it shifts with the shared machine's speed as the task's figures do.
+    """
+    import tempfile
+
+    from evaluators.baselines import RandomPolicy
+    from evaluators.plan import build_plan
+    from throughput_scaling import TASKS, run_once
+
+    specs = build_plan("twins", ["spatial"], TASKS, trials, policy="random")
+    with tempfile.TemporaryDirectory() as tmp:
+        return run_once(1, RandomPolicy(), specs, Path(tmp), render=False)["worker_cpu_ms_per_query"]
+
+
+BLIND_PATHS = {  # name -> (fast_physics, fast_reset, fast_control)
+    "fast": (True, True, True),
+    "no_control": (True, True, False),
+    "default": (False, False, False),
+}
+
+
+def _row(task, render: bool, flags: tuple[bool, bool, bool], build_s: float, reset_s: list[float],
+         step_ms: list[float], update_ms: float | None, clock: str) -> dict:
+    steady = reset_s[1:] or reset_s  # an env's first reset compiles the scene on either path
+    return {"task": task.key, "render": render, "fast_physics": flags[0], "fast_reset": flags[1],
+            "fast_control": flags[2], "clock": clock, "build_s": build_s, "scene_update_ms_per_camera": update_ms,
+            "reset_s_median": statistics.median(steady), "first_reset_s": reset_s[0], "reset_s": reset_s,
+            "step_ms_median": statistics.median(step_ms), "step_ms_mean": statistics.fmean(step_ms),
+            "steps": len(step_ms)}
+
+
+def measure_task(bench, task, render: bool, resets: int, steps: int) -> dict:
+    """One rendering env with every fast path on: wall time per reset and step (the worker waits for the renderer)."""
     t0 = time.perf_counter()
-    env = bench.make_env(task, render=render, fast_physics=fast_physics, fast_reset=fast_reset)
+    env = bench.make_env(task, render=render)
     build_s = time.perf_counter() - t0
     base = env.unwrapped if hasattr(env, "unwrapped") else env
     acts = actions_for(base, steps)
@@ -99,11 +135,45 @@ def measure_task(bench, task, render: bool, resets: int, steps: int, fast_physic
         update_ms = scene_update_ms(base) if render else None
     finally:
         env.close()
-    steady = reset_s[1:] or reset_s  # an env's first reset compiles the scene on either path
-    return {"task": task.key, "render": render, "fast_physics": fast_physics, "fast_reset": fast_reset,
-            "build_s": build_s, "scene_update_ms_per_camera": update_ms, "reset_s_median": statistics.median(steady),
-            "first_reset_s": reset_s[0], "reset_s": reset_s, "step_ms_median": statistics.median(step_ms), "step_ms_mean": statistics.fmean(step_ms),
-            "steps": len(step_ms)}
+    return _row(task, render, BLIND_PATHS["fast"], build_s, reset_s, step_ms, update_ms, "wall")
+
+
+def measure_blind_interleaved(bench, task, paths: list[str], resets: int, steps: int, block: int = 10) -> dict:
+    """Blind envs of ``task``, one per path of ``BLIND_PATHS``, reset and stepped in turns.
+
+    Resets alternate between the envs, steps run in blocks of ``block`` per env in turn, each
+    timed in this process's CPU seconds: load from elsewhere on the machine then shifts every
+    path alike instead of whichever ran at the time (the dev VM is shared). Per-step figures are
+    per-block means.
+    """
+    envs, build = {}, {}
+    try:
+        for name in paths:
+            fp, fr, fc = BLIND_PATHS[name]
+            t0 = time.process_time()
+            envs[name] = bench.make_env(task, render=False, fast_physics=fp, fast_reset=fr, fast_control=fc)
+            build[name] = time.process_time() - t0
+        first = next(iter(envs.values()))
+        acts = actions_for(first.unwrapped if hasattr(first, "unwrapped") else first, steps)
+        reset_s = {n: [] for n in envs}
+        step_ms = {n: [] for n in envs}
+        for i in range(resets):
+            for name, env in envs.items():
+                t0 = time.process_time()
+                env.reset(seed=41 + i, options={"init_index": i})
+                reset_s[name].append(time.process_time() - t0)
+            for start in range(0, steps, block):
+                for name, env in envs.items():
+                    chunk = acts[start:start + block]
+                    t0 = time.process_time()
+                    for a in chunk:
+                        env.step(a)
+                    step_ms[name].append((time.process_time() - t0) * 1e3 / len(chunk))
+    finally:
+        for env in envs.values():
+            env.close()
+    return {name: _row(task, False, BLIND_PATHS[name], build[name], reset_s[name], step_ms[name], None, "cpu")
+            for name in envs}
 
 
 def main() -> None:
@@ -114,10 +184,13 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=60, help="steps after each reset")
     ap.add_argument("--physics", choices=("both", "fast"), default="both",
                     help="blind env with the fast and the default physics and reset paths (both), or the fast ones only")
+    ap.add_argument("--harness-ref", action=argparse.BooleanOptionalAction, default=True,
+                    help="before each task, the blind twins plan's env-worker CPU per query (~10 s): the CPU ratio's dev VM side")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
     from envs.benchmarks import get_benchmark
+    from envs.libero.fast_control import PATH_NAMES as CONTROL_PATH_NAMES
     from envs.libero.fast_physics import PATH_NAMES
     from envs.libero.fast_reset import PATH_NAMES as RESET_PATH_NAMES
     from envs.libero.protocol import load_protocol
@@ -135,20 +208,25 @@ def main() -> None:
     for suite in args.suites:
         tasks = bench.tasks(suite)
         picks = [tasks[(k * len(tasks)) // args.tasks] for k in range(args.tasks)]
-        blind, rendered, refs, blind_default = [], [], [], []
+        blind, rendered, refs, blind_default, blind_no_control, harness = [], [], [], [], [], []
         for task in picks:
             refs.append(physics_steps_per_s(1.0))  # the CPU reference under this task's load
+            if args.harness_ref:
+                harness.append(twins_harness_ms_per_query())
+            paths = list(BLIND_PATHS) if args.physics == "both" else ["fast"]
+            by_path = measure_blind_interleaved(bench, task, paths, args.resets, args.steps)
+            b = by_path["fast"]
+            rows += list(by_path.values())
             if args.physics == "both":
-                blind_default.append(measure_task(bench, task, False, args.resets, args.steps, fast_physics=False,
-                                                  fast_reset=False))
-                rows.append(blind_default[-1])
-            b = measure_task(bench, task, False, args.resets, args.steps)
+                blind_default.append(by_path["default"])
+                blind_no_control.append(by_path["no_control"])
             r = measure_task(bench, task, True, args.resets, args.steps)
             render_info = render_info or current_render_device()
-            rows += [b, r]
+            rows.append(r)
             blind.append(b)
             rendered.append(r)
-            slow = f" (default physics {blind_default[-1]['step_ms_median']:.2f} ms)" if blind_default else ""
+            slow = (f" (robosuite's loop {blind_default[-1]['step_ms_median']:.2f} ms, without the compact control "
+                    f"{blind_no_control[-1]['step_ms_median']:.2f} ms)") if blind_default else ""
             slow_reset = (f", default reset {blind_default[-1]['reset_s_median']:.2f} s, "
                           f"first {blind_default[-1]['first_reset_s']:.2f} s") if blind_default else ""
             print(f"{task.key}: blind step {b['step_ms_median']:.2f} ms{slow}, rendered {r['step_ms_median']:.2f} ms, "
@@ -157,10 +235,12 @@ def main() -> None:
         sim = statistics.fmean(x["step_ms_mean"] for x in blind)
         full = statistics.fmean(x["step_ms_mean"] for x in rendered)
         per_suite[suite] = {"max_steps": proto.max_steps[suite], "physics": PATH_NAMES[True],
-                            "reset": RESET_PATH_NAMES[True],
+                            "reset": RESET_PATH_NAMES[True], "control": CONTROL_PATH_NAMES[True],
                             "sim_step_ms": sim, "render_step_ms": full - sim, "step_ms": full,
                             "sim_step_ms_default_physics": (statistics.fmean(x["step_ms_mean"] for x in blind_default)
                                                             if blind_default else None),
+                            "sim_step_ms_without_fast_control": (statistics.fmean(x["step_ms_mean"] for x in blind_no_control)
+                                                                 if blind_no_control else None),
                             "sim_step_ms_median_fast_vs_default_physics": (
                                 [statistics.median(x["step_ms_median"] for x in blind),
                                  statistics.median(x["step_ms_median"] for x in blind_default)] if blind_default else None),
@@ -171,7 +251,8 @@ def main() -> None:
                             "blind_first_reset_s": statistics.fmean(x["first_reset_s"] for x in blind),
                             "scene_update_ms_per_camera": statistics.fmean(x["scene_update_ms_per_camera"] for x in rendered),
                             "postprocess_ms_per_camera": postprocess_ms(proto.render_size, proto.image_size),
-                            "cpu_ref_physics_steps_per_s": {k: statistics.fmean(r[k] for r in refs) for k in refs[0]}}
+                            "cpu_ref_physics_steps_per_s": {k: statistics.fmean(r[k] for r in refs) for k in refs[0]},
+                            "twins_harness_ms_per_query": statistics.fmean(harness) if harness else None}
     load1 = os.getloadavg()
     ref_after = physics_steps_per_s()
     cpu_ref = {k: (ref_before[k] + ref_after[k]) / 2 for k in ref_before}

@@ -6,8 +6,10 @@ input is a measurement (BENCHMARKS.md "The node model"):
 
 - CPU ratio r = env-worker CPU per query of the same blind twins plan at N = 1
   (``throughput_scaling.py --no-render``), dev VM / node: the harness's own
-  Python + MuJoCo work, like LIBERO's. (The bare ``mj_step`` ratio of
-  ``throughput_cpu_ref.py`` is printed too; it flatters the node.)
+  Python + MuJoCo work, like LIBERO's. The dev VM side is taken by
+  ``libero_step_cost.py`` right before each suite's tasks (the shared VM's
+  speed drifts by tens of percent within minutes), so r is per suite. (The bare
+  ``mj_step`` ratio of ``throughput_cpu_ref.py`` is printed too.)
 - worker CPU per episode on the node = (blind reset + steps x blind step +
   queries x (upright/resize + scene update) per camera) / r + queries x cameras
   x raster-and-read-back per 256 px frame on the node's GPU (the worker waits
@@ -79,33 +81,58 @@ def speedups(scaling: dict) -> list[tuple[float, float]]:
     return rows
 
 
-def cpu_ratio(vm_blind: dict, node_blind: dict) -> float:
-    """Dev VM / node env-worker CPU per query of the same blind twins plan at N = 1 (< 1: the node is slower)."""
+def cpu_ratio(vm_blind: list[dict], node_blind: dict) -> float:
+    """Dev VM / node env-worker CPU per query of the same blind twins plan at N = 1 (< 1: the node is slower).
+
+    Several dev VM runs (taken around the LIBERO measurement, on a shared machine) are averaged.
+    """
     def at_one(d: dict) -> float:
         return next(r["worker_cpu_ms_per_query"] for r in d["runs"] if r["workers"] == 1)
-    return at_one(vm_blind) / at_one(node_blind)
+    return statistics.fmean(at_one(d) for d in vm_blind) / at_one(node_blind)
 
 
-def episode_costs(libero: dict, ratio: float, raster_ms: float, execute_steps: int, fraction: float) -> dict:
+def suite_ratios(libero: dict, node_blind: dict | None, ratio: float | None) -> dict[str, float]:
+    """Per suite: node / dev VM CPU ratio.
+
+    ``ratio`` (a what-if, or the ratio of separate dev VM twins runs) for every suite; else each suite's
+    own: the blind twins plan's env-worker CPU per query taken on the dev VM right before that suite's
+    tasks (``libero_step_cost.py``), over the node's.
+    """
+    if ratio is not None:
+        return dict.fromkeys(PROTOCOL_SUITES, ratio)
+    node = next(r["worker_cpu_ms_per_query"] for r in node_blind["runs"] if r["workers"] == 1)
+    out = {}
+    for suite in PROTOCOL_SUITES:
+        here = libero["per_suite"][suite].get("twins_harness_ms_per_query")
+        if not here:
+            raise SystemExit(f"{suite}: the LIBERO measurement has no twins_harness_ms_per_query; pass --vm-blind")
+        out[suite] = here / node
+    return out
+
+
+def episode_costs(libero: dict, ratios: dict[str, float], raster_ms: float, execute_steps: int,
+                  fraction: float) -> dict:
     """Per suite: worker CPU seconds per episode on the node and queries per episode."""
     cams = len(libero["cameras"])
     out = {}
     for suite in PROTOCOL_SUITES:
         s = libero["per_suite"][suite]
+        ratio = ratios[suite]
         frame_set_ms = cams * ((s["scene_update_ms_per_camera"] + s["postprocess_ms_per_camera"]) / ratio + raster_ms)
         steps = fraction * s["max_steps"]
         queries = max(1, math.ceil(steps / execute_steps))  # at least the first query
         reset_s = s["blind_reset_s"] / ratio + RESET_FRAME_SETS * frame_set_ms / 1e3
         step_ms = s["sim_step_ms"] / ratio
         cpu_s = reset_s + steps * step_ms / 1e3 + queries * frame_set_ms / 1e3
-        out[suite] = {"max_steps": s["max_steps"], "steps": steps, "node_step_ms": step_ms, "node_reset_s": reset_s,
+        out[suite] = {"max_steps": s["max_steps"], "cpu_ratio": ratio, "steps": steps, "node_step_ms": step_ms,
+                      "node_reset_s": reset_s,
                       "frame_set_ms": frame_set_ms, "queries": queries, "cpu_s": cpu_s}
     return out
 
 
-def compose(libero: dict, raster_ms: float, ratio: float, speedup: list, latency: list, qps: list,
+def compose(libero: dict, raster_ms: float, ratios: dict[str, float], speedup: list, latency: list, qps: list,
             workers: int, execute_steps: int = 8, fraction: float = 1.0, cores: int = 16) -> dict:
-    per_suite = episode_costs(libero, ratio, raster_ms, execute_steps, fraction)
+    per_suite = episode_costs(libero, ratios, raster_ms, execute_steps, fraction)
     n_eps = PROTOCOL["trials"] * PROTOCOL["tasks_per_suite"]
     work = sum(n_eps * s["cpu_s"] for s in per_suite.values())
     queries = sum(n_eps * s["queries"] for s in per_suite.values())
@@ -189,7 +216,9 @@ def main() -> None:
     ap.add_argument("--libero", default="benchmarks/data/libero_step_cost.json")
     ap.add_argument("--node-dir", required=True, help="cpu_ref.json and scaling.json of one node run")
     ap.add_argument("--node-blind", required=True, help="the node's blind twins run (throughput_scaling.py --no-render)")
-    ap.add_argument("--vm-blind", default="benchmarks/data/twins_blind_devvm.json", help="the same plan on the dev VM")
+    ap.add_argument("--vm-blind", nargs="+", default=None,
+                    help="the same plan on the dev VM, run separately (several: averaged); default: the per-suite "
+                         "reference the LIBERO measurement took before each task")
     ap.add_argument("--batched", default=None, help="batched_inference.json (default: in --node-dir)")
     ap.add_argument("--workers", type=int, nargs="+", default=[14, 16, 24])
     ap.add_argument("--cores", type=int, default=None, help="default: the node's cpu_count in scaling.json")
@@ -201,17 +230,21 @@ def main() -> None:
     node = Path(args.node_dir)
     libero, cpu_ref, scaling = _load(Path(args.libero)), _load(node / "cpu_ref.json"), _load(node / "scaling.json")
     batched = _load(Path(args.batched) if args.batched else node / "batched_inference.json")
-    ratio = args.cpu_ratio or cpu_ratio(_load(Path(args.vm_blind)), _load(Path(args.node_blind)))
+    node_blind = _load(Path(args.node_blind))
+    ratio = args.cpu_ratio or (cpu_ratio([_load(Path(p)) for p in args.vm_blind], node_blind) if args.vm_blind else None)
+    ratios = suite_ratios(libero, node_blind, ratio)
     here = libero["cpu_ref_physics_steps_per_s"]
     mj_ratio = statistics.fmean(cpu_ref["physics_steps_per_s"][k] / here[k] for k in here)
     latency, qps, mode = policy_rows(batched)
-    kw = {"libero": libero, "raster_ms": cpu_ref["render"]["raster_read_ms"], "ratio": ratio,
+    kw = {"libero": libero, "raster_ms": cpu_ref["render"]["raster_read_ms"], "ratios": ratios,
           "speedup": speedups(scaling), "latency": latency, "qps": qps,
           "cores": args.cores or scaling["machine"]["cpu_count"]}
-    how = "what-if, --cpu-ratio" if args.cpu_ratio else "env-worker CPU per query, blind twins"
-    print(f"CPU ratio node/dev VM: {ratio:.2f} ({how}; bare mj_step: {mj_ratio:.2f}); "
+    how = ("what-if, --cpu-ratio" if args.cpu_ratio else "env-worker CPU per query, blind twins"
+           + (", separate dev VM runs" if args.vm_blind else ", dev VM side taken before each suite's tasks"))
+    shown = " / ".join(f"{r:.2f}" for r in ratios.values())
+    print(f"CPU ratio node/dev VM per suite: {shown} ({how}; bare mj_step: {mj_ratio:.2f}); "
           f"GPU raster+read {kw['raster_ms']:.2f} ms/frame; policy: full preset, {mode} rows")
-    out = {"inputs": {"cpu_ratio": ratio, "mj_step_ratio": mj_ratio, "policy_mode": mode,
+    out = {"inputs": {"cpu_ratio": ratios, "mj_step_ratio": mj_ratio, "policy_mode": mode,
                       "speedup": kw["speedup"], "latency_ms": latency, "qps": qps}, "results": []}
     print("| executed per query | workers | S(min(N, C)) | worker CPU h | CPU bound min | synchronous bound min | "
           "GPU bound min | simulated wall min (worst case) | mean fraction of the step limit for <= %g min |"
