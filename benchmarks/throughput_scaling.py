@@ -39,7 +39,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-TASKS = [f"{t}@{e}" for t in ("place_on_pad", "place_left_of") for e in ("so101", "fr3_inspire", "d1", "adam_u", "g1")]
+EMBODIMENTS = ("so101", "fr3_inspire", "d1", "adam_u", "g1")
+TASKS = [f"{t}@{e}" for t in ("place_on_pad", "place_left_of") for e in EMBODIMENTS]
 
 
 def physical_cores() -> int | None:
@@ -117,6 +118,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8, 12, 14])
     ap.add_argument("--trials", type=int, default=6, help="init states per task (10 tasks)")
+    ap.add_argument("--embodiments", nargs="+", default=list(EMBODIMENTS), choices=EMBODIMENTS,
+                    help="a subset: e.g. so101 fr3_inspire (both two cameras) for a plan whose queries batch "
+                         "into one forward, like LIBERO's")
     ap.add_argument("--max-steps", type=int, default=None, help="default: each task's own step limit")
     ap.add_argument("--policy", default="random", choices=["random", *POLICY_PRESETS])
     ap.add_argument("--policy-device", default="cuda", help="h05-* only: cuda (CUDA graphs) or cpu")
@@ -134,12 +138,14 @@ def main() -> None:
     from evaluators.plan import build_plan
 
     devices = PLAN.configure(args.render_device)
-    specs = build_plan("twins", ["spatial"], TASKS, args.trials, policy=args.policy, max_steps=args.max_steps)
+    tasks = [t for t in TASKS if t.split("@")[1] in args.embodiments]
+    specs = build_plan("twins", ["spatial"], tasks, args.trials, policy=args.policy, max_steps=args.max_steps)
     out: dict = {"machine": {"host": platform.node(), "cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)),
                              "physical_cores": physical_cores(), "python": platform.python_version(),
                              "command": " ".join(sys.argv)},
                  "render_devices_planned": [d.label for d in devices or []], "episodes_planned": len(specs),
-                 "max_steps": args.max_steps, "policy": args.policy, "policy_preset": POLICY_PRESETS.get(args.policy),
+                 "max_steps": args.max_steps, "policy": args.policy, "embodiments": args.embodiments,
+                 "policy_preset": POLICY_PRESETS.get(args.policy),
                  "policy_device": args.policy_device if args.policy in POLICY_PRESETS else None,
                  "batch_invariant": args.batch_invariant,
                  "render": args.render,
