@@ -11,11 +11,11 @@ alternate between the two sides so machine load hits both alike.
     .venv/bin/python benchmarks/libero_harness_overhead.py --episodes 6 --render
     .venv/bin/python benchmarks/libero_harness_overhead.py --episodes 6 --render --same-work
 
-By default the harness runs as it does in an evaluation: fast physics and reset
-paths on (``envs/libero/fast_physics.py``, ``fast_reset.py``), 8 actions per
+By default the harness runs as it does in an evaluation: fast physics, reset and
+control paths on (``envs/libero/fast_physics.py``, ``fast_reset.py``, ``fast_control.py``), 8 actions per
 query, cameras rendered only for the observation a query sees; the ratio is then
 the harness's end-to-end speed against the bare loop. ``--same-work`` turns
-those off (robosuite's own loop and reset; with ``--render`` also one action per
+those off (robosuite's own loop, reset and substep control; with ``--render`` also one action per
 query, so that every step is rendered as in the bare loop) so that both sides do
 the same simulation and rendering work and the ratio is the harness's overhead alone.
 """
@@ -122,7 +122,8 @@ def main() -> None:
                    help="harness without its fast paths (rendered: one action per query): its overhead alone")
     args = p.parse_args()
     if args.same_work:  # read when the LIBERO envs are built
-        os.environ["H05_LIBERO_FAST_PHYSICS"] = os.environ["H05_LIBERO_FAST_RESET"] = "0"
+        for switch in ("H05_LIBERO_FAST_PHYSICS", "H05_LIBERO_FAST_RESET", "H05_LIBERO_FAST_CONTROL"):
+            os.environ[switch] = "0"
     if args.render:
         configure_headless_rendering()
     bench = get_benchmark("libero")
