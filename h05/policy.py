@@ -119,13 +119,17 @@ class H05Policy:
         instruction) pair is a new shape, and with CUDA graphs a new capture (~0.8 s for the ``full`` preset):
         measured on the GPU node, captures kept the coordinator busy and 14 env workers ran 1.9x one.
         """
+        if isinstance(batch_buckets, str):
+            valid = batch_buckets == "auto"
+        else:
+            valid = batch_buckets is None or (len(batch_buckets) > 0 and all(isinstance(b, int) and b >= 1
+                                                                              for b in batch_buckets))
+        if not valid:
+            raise ValueError(f"batch_buckets must be 'auto', null or a list of batch sizes >= 1, got {batch_buckets!r}")
         if self.batch_invariant is not None or batch_buckets is None:
             return None  # batch_invariant pads every forward to its own fixed shape
-        if isinstance(batch_buckets, str) and batch_buckets == "auto":
+        if batch_buckets == "auto":
             return list(AUTO_BUCKETS) if self.cuda_graphs else None
-        if isinstance(batch_buckets, str) or not all(isinstance(b, int) and b >= 1 for b in batch_buckets) \
-                or not batch_buckets:
-            raise ValueError(f"batch_buckets must be 'auto', null or a list of batch sizes >= 1, got {batch_buckets!r}")
         return sorted(set(batch_buckets))
 
     def _stats(self, embodiment: str, side: str) -> SideStats:
@@ -176,8 +180,6 @@ class H05Policy:
                 raise PolicyInputError(f"episode {row.episode_id!r} was not reset before infer")
             episodes.append(self._episodes[row.episode_id])
         cams = [self._cameras(row.observation) for row in batch]
-        if len({len(c) for c in cams}) != 1:
-            raise PolicyInputError(f"rows have different camera counts: {[len(c) for c in cams]}")
         size = self.config.force_image_size
         pixels = preprocess_images([r.observation["images"][c] for r, cs in zip(batch, cams) for c in cs], size,
                                    self.device).view(len(batch), len(cams[0]), 3, size, size)
@@ -242,7 +244,6 @@ class H05Policy:
         return {"name": self.name, "checkpoint": str(self.checkpoint), "weights_sha256": self._hash,
                 "dataset": self.dataset, "dtype": self.dtype, "chunk_length": self.chunk_length,
                 "num_inference_timesteps": self.steps, "use_cache": self.use_cache, "seed": self.seed,
-                **({"batch_invariant": self.batch_invariant, "prompt_width": self.prompt_width}
-                   if self.batch_invariant else {}),
-                **({"batch_buckets": self.batch_buckets, "prompt_width": self.prompt_width}
-                   if self.batch_buckets else {})}
+                **({"batch_invariant": self.batch_invariant} if self.batch_invariant else {}),
+                **({"batch_buckets": self.batch_buckets} if self.batch_buckets else {}),
+                **({"prompt_width": self.prompt_width} if self.batch_invariant or self.batch_buckets else {})}

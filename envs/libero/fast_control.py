@@ -194,65 +194,56 @@ class _CompactArmSubsteps:
 
 
 class _SharedObservableClocks:
-    """``_update_observables`` with one timer per group of observables whose timers are in the same state."""
+    """``_update_observables`` with one timer per group of observables whose timers are in the same state.
+
+    Members of a group stay in the same state: ``Observable.update`` changes a timer only from its
+    own state, the substep and (with no delay model) the constant delay 0.
+    """
 
     def __init__(self, env: Any) -> None:
         from robosuite.utils.observables import NO_DELAY, Observable
 
         self.env = env
         self.original = type(env)._update_observables.__get__(env)
-        self.observables = list(env._observables.values())
-        self.group_of: list[_Clock | None] = []  # per observable: its shared clock, None = own update every substep
+        # enabled observables in the env's order (a disabled one's update does nothing), each with its
+        # shared clock, or None: its own update every substep
+        self.order: list[tuple[Any, _Clock | None]] = []
         clocks: dict[tuple, _Clock] = {}
-        for o in self.observables:
+        for o in env._observables.values():
             if not o._enabled:
-                self.group_of.append(_DISABLED)
                 continue
-            if type(o).update is not Observable.update or o._delayer is not NO_DELAY:
-                self.group_of.append(None)
-                continue
-            key = (o._sampling_timestep, o._current_delay, o._time_since_last_sample, o._sampled)
-            clock = clocks.get(key)
-            if clock is None:
-                clock = clocks[key] = _Clock(*key)
-            clock.members.append(o)
-            self.group_of.append(clock)
+            clock = None
+            if type(o).update is Observable.update and o._delayer is NO_DELAY:
+                key = (o._sampling_timestep, o._current_delay, o._time_since_last_sample, o._sampled)
+                clock = clocks.get(key)
+                if clock is None:
+                    clock = clocks[key] = _Clock(*key)
+                clock.members.append(o)
+            self.order.append((o, clock))
         self.clocks = list(clocks.values())
-        self.every_substep = any(g is None for g in self.group_of)
+        self.every_substep = any(clock is None for _, clock in self.order)
 
     def __call__(self, force: bool = False) -> None:
         if force:
             self.sync()
             self.original(force=True)
-            self._regroup_after_own_updates()
+            for c in self.clocks:
+                c.take_state_from_members()
             return
         timestep = self.env.model_timestep
         events = [c for c in self.clocks if c.ticks(timestep)]  # the same float additions each member's update makes
         if not events and not self.every_substep:
             return
         cache = self.env._obs_cache
-        for o, clock in zip(self.observables, self.group_of):
+        for o, clock in self.order:
             if clock is None:
                 o.update(timestep=timestep, obs_cache=cache)
-            elif clock is not _DISABLED and clock.event:
+            elif clock.event:
                 # the timer it would have had; its update adds the substep itself
                 o._time_since_last_sample, o._sampled = clock.time, clock.sampled
                 o.update(timestep=timestep, obs_cache=cache)
         for c in events:
             c.take_state_from_members()
-        self._split_diverged()
-
-    def _regroup_after_own_updates(self) -> None:
-        for c in self.clocks:
-            c.take_state_from_members()
-        self._split_diverged()
-
-    def _split_diverged(self) -> None:
-        """A group whose members' timers no longer agree (cannot happen with robosuite's update) goes back to own updates."""
-        for c in [c for c in self.clocks if not c.agrees()]:
-            self.clocks.remove(c)
-            self.group_of = [None if g is c else g for g in self.group_of]
-            self.every_substep = True
 
     def sync(self) -> None:
         """Write each group's clock back into its members (at the end of the step, before any own update)."""
@@ -276,7 +267,7 @@ class _Clock:
         does it: the time modulo the period, the sampled flag cleared.
         """
         t = self.time + timestep
-        self.event = (not self.sampled and self.period - self.delay >= t) or (t >= self.period and not self.sampled)
+        self.event = not self.sampled and (self.period - self.delay >= t or t >= self.period)
         if not self.event:
             if t >= self.period:
                 t %= self.period
@@ -288,13 +279,6 @@ class _Clock:
         first = self.members[0]
         self.time, self.sampled, self.delay = first._time_since_last_sample, first._sampled, first._current_delay
         self.event = False
-
-    def agrees(self) -> bool:
-        return all((o._time_since_last_sample, o._sampled, o._current_delay) == (self.time, self.sampled, self.delay)
-                   for o in self.members)
-
-
-_DISABLED = _Clock(1.0, 0.0, 0.0, True)  # marker for observables whose update does nothing
 
 
 @contextlib.contextmanager
