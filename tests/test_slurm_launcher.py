@@ -75,19 +75,22 @@ def test_local_launcher_matches_the_local_run(reference, runs):
     assert sorted(p.name for p in (run_dir / "records").glob("*.jsonl")) == ["shard-0000.jsonl", "shard-0001.jsonl"]
 
 
-def _preempt(task: str) -> None:
-    """Send the preemption / time-limit signal (USR2) to the task's processes, once.
+def _preempt(task: str) -> subprocess.Popen:
+    """Send the preemption / time-limit signal (USR2) to the task's processes, once, without waiting.
 
     scancel retries 5 s later when the job is mid-transition, which it is once
     submitit requeues it: a late copy would hit the restarted task, so the
-    retry is cut off.
+    caller cuts the retry off after 3 s (``_reap``). Not waiting here keeps the
+    poll loop free to cancel task 1 before it runs out of episodes.
     """
-    proc = subprocess.Popen(["scancel", "--signal=USR2", task])
-    try:
-        proc.wait(timeout=3)
-    except subprocess.TimeoutExpired:
+    return subprocess.Popen(["scancel", "--signal=USR2", task])
+
+
+def _reap(proc: subprocess.Popen, started: float, now: float) -> bool:
+    """True once the signalling scancel has ended (killed if it is still retrying after 3 s)."""
+    if proc.poll() is None and now - started > 3:
         proc.kill()
-        proc.wait()
+    return proc.poll() is not None
 
 
 @pytest.fixture(scope="module")
@@ -101,16 +104,17 @@ def chaos(slurm_cluster, runs):
     assert run_eval([*base, "launcher.wait=false", CRASH_SETUP]) == run_dir
     job = read_submissions(run_dir)[0]["job_id"]
     hit: dict[int, int] = {}
+    signal: tuple[subprocess.Popen, float] | None = None
     deadline = time.monotonic() + 120
-    while len(hit) < 2:
+    while len(hit) < 2 or (signal and not _reap(*signal, time.monotonic())):
         assert time.monotonic() < deadline, f"tasks 0/1 never recorded an episode:\n{format_status(run_status(run_dir))}"
         counts = {i: _lines(run_dir, i) for i in (0, 1)}
-        if 0 not in hit and counts[0] >= 1:
-            _preempt(f"{job}_0")
-            hit[0] = counts[0]
         if 1 not in hit and counts[1] >= 1:
             subprocess.run(["scancel", f"{job}_1"], check=True)
             hit[1] = counts[1]
+        if 0 not in hit and counts[0] >= 1:
+            signal = (_preempt(f"{job}_0"), time.monotonic())
+            hit[0] = counts[0]
         time.sleep(0.1)
     wait_for(run_dir, poll_s=1)
     before = run_status(run_dir)
